@@ -1,0 +1,95 @@
+# Makefile: builds the userspace proxy, its client library and the tests into $(BUILD); the kernel module builds through Kbuild.
+BUILD_TYPE ?= dbg
+BUILD ?= build/$(BUILD_TYPE)
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= gcc
+
+PKGS := json-c
+DEPS_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+DEPS_LIBS := $(shell pkg-config --libs $(PKGS))
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wno-unused-parameter -D_GNU_SOURCE -Iinclude -Iproxy $(DEPS_CFLAGS) -MMD -MP
+ifeq ($(BUILD_TYPE),dbg)
+  CFLAGS_MODE := -O0 -g3
+else ifeq ($(BUILD_TYPE),rel)
+  CFLAGS_MODE := -O2 -g -DNDEBUG
+else ifeq ($(BUILD_TYPE),asan)
+  CFLAGS_MODE := -O1 -g3 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDFLAGS_MODE := -fsanitize=address,undefined
+else
+  $(error BUILD_TYPE must be dbg, rel or asan)
+endif
+ALL_CFLAGS := $(CFLAGS_COMMON) $(CFLAGS_MODE) $(CFLAGS)
+ALL_LDFLAGS := $(LDFLAGS_MODE) $(LDFLAGS)
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
+ALL_CFLAGS += -DPROXY_VERSION=\"$(VERSION)\"
+
+# The proxy's code, minus main.c, is a static library the tests link against.
+CORE_SRCS := $(wildcard proxy/server/*.c proxy/backend/*.c proxy/model/*.c proxy/util/*.c)
+CLIENT_SRCS := $(wildcard proxy/client/*.c)
+CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
+CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/proxy/main.o
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+INTEG_SRCS := $(wildcard tests/integration/test_*.c)
+TEST_HELPER_SRCS := $(wildcard tests/common/*.c)
+UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
+INTEG_BINS := $(INTEG_SRCS:%.c=$(BUILD)/%)
+TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(BUILD)/%.o)
+
+PROXY := $(BUILD)/vfio-user-proxy
+LIBCORE := $(BUILD)/libproxy-core.a
+LIBCLIENT := $(BUILD)/libvfio-user-client.a
+
+.PHONY: all test unit-test integration-test asan install clean tests
+all: $(PROXY) $(LIBCLIENT)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBCORE): $(CORE_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIBCLIENT): $(CLIENT_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(PROXY): $(MAIN_OBJ) $(LIBCLIENT) $(LIBCORE)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(MAIN_OBJ) $(LIBCLIENT) $(LIBCORE) $(DEPS_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJS) $(LIBCLIENT) $(LIBCORE)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(LIBCLIENT) $(LIBCORE) $(DEPS_LIBS) $(CMOCKA_LIBS)
+
+tests: $(UNIT_BINS) $(INTEG_BINS) $(PROXY)
+
+# Host tests: cmocka unit tests, then integration tests that start the real proxy process.
+test: tests
+	@PROXY_BIN=$(abspath $(PROXY)) tests/run-host-tests.sh $(UNIT_BINS) $(INTEG_BINS)
+
+unit-test: $(UNIT_BINS)
+	@tests/run-host-tests.sh $(UNIT_BINS)
+
+integration-test: $(INTEG_BINS) $(PROXY)
+	@PROXY_BIN=$(abspath $(PROXY)) tests/run-host-tests.sh $(INTEG_BINS)
+
+# The same host tests under AddressSanitizer and UBSan.
+asan:
+	$(MAKE) BUILD_TYPE=asan test
+
+install: $(PROXY)
+	install -D -m 0755 $(PROXY) $(DESTDIR)$(PREFIX)/bin/vfio-user-proxy
+	install -D -m 0644 $(LIBCLIENT) $(DESTDIR)$(PREFIX)/lib/libvfio-user-client.a
+	install -D -m 0644 include/vfio-user.h $(DESTDIR)$(PREFIX)/include/vfio-user-proxy/vfio-user.h
+	install -D -m 0644 proxy/client/client.h $(DESTDIR)$(PREFIX)/include/vfio-user-proxy/client.h
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,77 @@
+/* backend.h: the device_backend ops table between the server and a device; nothing below it knows about sockets. */
+#ifndef BACKEND_H
+#define BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vfio-user.h"
+
+struct dma_window;
+struct device_backend;
+
+/* Completion of a DMA the backend asked the server for; status 0 or a negative errno. */
+typedef void (*backend_dma_done_fn)(void *arg, int status);
+
+/* What the server offers a backend: access to the client's DMA windows. */
+struct backend_host_ops {
+	/*
+	 * Copy len bytes between buf and the client's DMA address iova (to_client: buf -> client memory).
+	 * Returns 0 when done, 1 when the transfer went out as DMA_READ/DMA_WRITE messages and done(arg, status)
+	 * will be called later (buf must stay valid until then), or a negative errno (-EFAULT: not mapped,
+	 * -EACCES: window lacks the permission).
+	 */
+	int (*dma)(void *host, uint64_t iova, void *buf, size_t len, bool to_client, backend_dma_done_fn done,
+		   void *arg);
+};
+
+struct backend_ops {
+	void (*destroy)(struct device_backend *b);
+	/* flags (VFIO_DEVICE_FLAGS_*), num_regions, num_irqs; argsz is the server's business. */
+	int (*device_info)(struct device_backend *b, struct vfio_user_device_info *info);
+	/*
+	 * info->index is valid (< num_regions). Fill flags, size, offset. Write the capability chain into caps
+	 * as it will stand right after the 32-byte info struct (chain offsets count from the struct's start),
+	 * never past caps_size, and set *caps_len to the whole chain's length (0 without caps). *fd gets a
+	 * file descriptor the client may mmap (borrowed: the server sends it and does not close it), or -1.
+	 */
+	int (*region_info)(struct device_backend *b, struct vfio_user_region_info *info, void *caps, size_t caps_size,
+			   size_t *caps_len, int *fd);
+	/* index < num_regions; offset + count within the region's size (checked by the server). */
+	int (*region_read)(struct device_backend *b, uint32_t index, uint64_t offset, void *buf, uint32_t count);
+	int (*region_write)(struct device_backend *b, uint32_t index, uint64_t offset, const void *buf, uint32_t count);
+	/* info->index is valid (< num_irqs). Fill flags and count. */
+	int (*irq_info)(struct device_backend *b, struct vfio_user_irq_info *info);
+	/*
+	 * Validated by the server: index < num_irqs, start + count <= that index's count (or start = count = 0
+	 * with DATA_NONE | ACTION_TRIGGER: disable the index), exactly one data type and one action.
+	 * DATA_BOOL: bools has count entries. DATA_EVENTFD: fds has count entries, -1 meaning de-assign;
+	 * the backend owns every fd >= 0 from the call on, on success and on failure alike.
+	 */
+	int (*set_irqs)(struct device_backend *b, uint32_t flags, uint32_t index, uint32_t start, uint32_t count,
+			const uint8_t *bools, int *fds);
+	/* DEVICE_RESET: -ENOTTY when the device has no reset (VFIO_DEVICE_FLAGS_RESET clear). */
+	int (*reset)(struct device_backend *b);
+	/* Optional: a window was added or is about to be removed (vaddr is NULL for fd-less windows). */
+	int (*dma_map)(struct device_backend *b, const struct dma_window *w);
+	void (*dma_unmap)(struct device_backend *b, const struct dma_window *w);
+	/* Optional DEVICE_FEATURE; NULL means every feature is refused with ENOTSUP. */
+	int (*device_feature)(struct device_backend *b, struct vfio_user_device_feature *req, size_t req_len,
+			      void *reply_data, size_t reply_cap, size_t *reply_len);
+	/* The client is gone (after its windows were unmapped): disable and release every interrupt,
+	 * leave the device quiet and reset for the next client. */
+	void (*client_gone)(struct device_backend *b);
+};
+
+struct device_backend {
+	const struct backend_ops *ops;
+	const struct backend_host_ops *host_ops; /* set by the server before the first client */
+	void *host;
+	const char *name;
+};
+
+/* Constructors, one per backend kind. */
+int emulated_backend_create(const char *model, struct device_backend **out);
+
+#endif /* BACKEND_H */
