@@ -33,7 +33,8 @@ CORE_SRCS := $(wildcard proxy/server/*.c proxy/backend/*.c proxy/model/*.c proxy
 CLIENT_SRCS := $(wildcard proxy/client/*.c)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/%.o)
-MAIN_OBJ := $(BUILD)/proxy/main.o
+MAIN_SRCS := proxy/main.c $(wildcard proxy/cli/*.c)
+MAIN_OBJ := $(MAIN_SRCS:%.c=$(BUILD)/%.o)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 INTEG_SRCS := $(wildcard tests/integration/test_*.c)
@@ -46,7 +47,7 @@ PROXY := $(BUILD)/vfio-user-proxy
 LIBCORE := $(BUILD)/libproxy-core.a
 LIBCLIENT := $(BUILD)/libvfio-user-client.a
 
-.PHONY: all test unit-test integration-test asan install clean tests
+.PHONY: all test unit-test integration-test asan check demo install clean tests
 all: $(PROXY) $(LIBCLIENT)
 
 $(BUILD)/%.o: %.c
@@ -82,6 +83,13 @@ integration-test: $(INTEG_BINS) $(PROXY)
 # The same host tests under AddressSanitizer and UBSan.
 asan:
 	$(MAKE) BUILD_TYPE=asan test
+
+# Every test this machine can run: the host tests, plain and sanitized.
+check: test asan
+
+# The main job on its embedded default: the emulated device, described by probe.
+demo: $(PROXY)
+	scripts/demo.sh $(PROXY)
 
 install: $(PROXY)
 	install -D -m 0755 $(PROXY) $(DESTDIR)$(PREFIX)/bin/vfio-user-proxy

@@ -46,8 +46,8 @@ struct backend_ops {
 	/*
 	 * Validated by the server: index < num_irqs, start + count <= that index's count (or start = count = 0
 	 * with DATA_NONE | ACTION_TRIGGER: disable the index), exactly one data type and one action.
-	 * DATA_BOOL: bools has count entries. DATA_EVENTFD: fds has count entries, -1 meaning de-assign;
-	 * the backend owns every fd >= 0 from the call on, on success and on failure alike.
+	 * DATA_BOOL: bools has count entries. DATA_EVENTFD: fds has count entries, or is NULL to de-assign
+	 * start..start+count-1; the backend owns every fd from the call on, on success and on failure alike.
 	 */
 	int (*set_irqs)(struct device_backend *b, uint32_t flags, uint32_t index, uint32_t start, uint32_t count,
 			const uint8_t *bools, int *fds);

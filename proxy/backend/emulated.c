@@ -1,0 +1,477 @@
+/* emulated.c: the userspace emulated backend: hosts the edu device model, its memfd-backed RAM BAR and its interrupts on the client's eventfds. */
+#include "backend/backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "edu_model.h"
+#include "util/log.h"
+
+#define EMU_NUM_REGIONS (VFIO_PCI_VGA_REGION_INDEX + 1)
+#define EMU_NUM_IRQS (VFIO_PCI_REQ_IRQ_INDEX + 1)
+#define EMU_MAX_VECTORS EDU_MSIX_VECTORS
+#define EMU_IRQ_NONE (-1)
+
+/* The RAM BAR is mmappable but for one page in the middle, trapped to show a sparse layout. */
+#define EMU_RAM_TRAP_OFFSET 0x80000u
+#define EMU_RAM_TRAP_SIZE 0x1000u
+
+struct emulated {
+	struct device_backend base;
+	struct edu_model model;
+	int ram_fd;
+	uint8_t *ram;
+
+	int irq_type; /* the index whose trigger the client enabled (as vfio-pci's irq_type), or EMU_IRQ_NONE */
+	int trigger[EMU_NUM_IRQS][EMU_MAX_VECTORS];
+	int intx_mask_fd;
+	int intx_unmask_fd;
+	bool intx_masked;
+	bool intx_asserted;
+};
+
+static const uint32_t irq_counts[EMU_NUM_IRQS] = {
+	[VFIO_PCI_INTX_IRQ_INDEX] = 1,
+	[VFIO_PCI_MSI_IRQ_INDEX] = 1,
+	[VFIO_PCI_MSIX_IRQ_INDEX] = EDU_MSIX_VECTORS,
+	[VFIO_PCI_ERR_IRQ_INDEX] = 1,
+	[VFIO_PCI_REQ_IRQ_INDEX] = 1,
+};
+
+static struct emulated *to_emu(struct device_backend *b)
+{
+	return (struct emulated *)b;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void signal_fd(int fd)
+{
+	uint64_t one = 1;
+
+	if (fd >= 0 && write(fd, &one, sizeof(one)) != sizeof(one))
+		log_debug("eventfd %d not signalled: %s", fd, strerror(errno));
+}
+
+/* ---- interrupts, delivered the way the client set them up ---- */
+
+static void intx_deliver(struct emulated *e)
+{
+	if (e->irq_type != VFIO_PCI_INTX_IRQ_INDEX || !e->intx_asserted || e->intx_masked)
+		return;
+	if (edu_model_intx_disabled(&e->model))
+		return;
+	/* INTx is level-triggered and automasked: the client unmasks once it has serviced it. */
+	e->intx_masked = true;
+	signal_fd(e->trigger[VFIO_PCI_INTX_IRQ_INDEX][0]);
+}
+
+static void emu_irq(void *opaque, unsigned int vector, bool level)
+{
+	struct emulated *e = opaque;
+
+	switch (e->irq_type) {
+	case VFIO_PCI_INTX_IRQ_INDEX:
+		e->intx_asserted = level;
+		intx_deliver(e);
+		break;
+	case VFIO_PCI_MSI_IRQ_INDEX:
+		if (level && edu_model_bus_master(&e->model))
+			signal_fd(e->trigger[VFIO_PCI_MSI_IRQ_INDEX][0]);
+		break;
+	case VFIO_PCI_MSIX_IRQ_INDEX:
+		if (!level || !edu_model_bus_master(&e->model) || vector >= EMU_MAX_VECTORS)
+			break;
+		if (e->trigger[VFIO_PCI_MSIX_IRQ_INDEX][vector] >= 0)
+			signal_fd(e->trigger[VFIO_PCI_MSIX_IRQ_INDEX][vector]);
+		else
+			e->model.msix_pba |= 1ull << vector; /* pending until a vector is set up */
+		break;
+	default:
+		e->intx_asserted = level; /* remembered, so enabling INTx later sees the line as it is */
+		break;
+	}
+}
+
+/* ---- DMA, through the server's view of the client's windows ---- */
+
+static void emu_dma_done(void *arg, int status)
+{
+	struct emulated *e = arg;
+
+	edu_model_dma_complete(&e->model, status);
+}
+
+static int emu_dma(void *opaque, uint64_t iova, void *buf, uint32_t len, bool to_ram)
+{
+	struct emulated *e = opaque;
+	int ret;
+
+	if (!e->base.host)
+		return -EFAULT;
+	ret = e->base.host_ops->dma(e->base.host, iova, buf, len, to_ram, emu_dma_done, e);
+	return ret == 1 ? EDU_DMA_PENDING : ret;
+}
+
+static const struct edu_ops emu_model_ops = {
+	.dma = emu_dma,
+	.irq = emu_irq,
+};
+
+/* ---- the backend ops ---- */
+
+static int emu_device_info(struct device_backend *b, struct vfio_user_device_info *info)
+{
+	info->flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
+	info->num_regions = EMU_NUM_REGIONS;
+	info->num_irqs = EMU_NUM_IRQS;
+	return 0;
+}
+
+static size_t put_sparse_cap(void *caps, size_t caps_size)
+{
+	struct {
+		struct vfio_user_cap_sparse_mmap cap;
+		struct vfio_user_sparse_mmap_area areas[2];
+	} __attribute__((packed)) c = {
+		.cap = {
+			.header = { .id = VFIO_REGION_INFO_CAP_SPARSE_MMAP, .version = 1, .next = 0 },
+			.nr_areas = 2,
+		},
+		.areas = {
+			{ .offset = 0, .size = EMU_RAM_TRAP_OFFSET },
+			{ .offset = EMU_RAM_TRAP_OFFSET + EMU_RAM_TRAP_SIZE,
+			  .size = EDU_BAR_RAM_SIZE - EMU_RAM_TRAP_OFFSET - EMU_RAM_TRAP_SIZE },
+		},
+	};
+
+	if (caps_size >= sizeof(c))
+		memcpy(caps, &c, sizeof(c));
+	return sizeof(c);
+}
+
+static int emu_region_info(struct device_backend *b, struct vfio_user_region_info *info, void *caps,
+			   size_t caps_size, size_t *caps_len, int *fd)
+{
+	struct emulated *e = to_emu(b);
+	const uint32_t rw = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+
+	info->flags = 0;
+	info->size = 0;
+	info->offset = 0;
+	*caps_len = 0;
+	*fd = -1;
+	switch (info->index) {
+	case VFIO_PCI_BAR0_REGION_INDEX + EDU_BAR_REGS:
+		info->flags = rw;
+		info->size = EDU_BAR_REGS_SIZE;
+		break;
+	case VFIO_PCI_BAR0_REGION_INDEX + EDU_BAR_MSIX:
+		info->flags = rw;
+		info->size = EDU_BAR_MSIX_SIZE;
+		break;
+	case VFIO_PCI_BAR0_REGION_INDEX + EDU_BAR_RAM:
+		info->flags = rw | VFIO_REGION_INFO_FLAG_MMAP;
+		info->size = EDU_BAR_RAM_SIZE;
+		*caps_len = put_sparse_cap(caps, caps_size);
+		*fd = e->ram_fd;
+		break;
+	case VFIO_PCI_CONFIG_REGION_INDEX:
+		info->flags = rw;
+		info->size = EDU_CONFIG_SIZE;
+		break;
+	default:
+		break; /* BAR1, BAR3, BAR5 (BAR4's upper half), ROM, VGA: absent */
+	}
+	return 0;
+}
+
+/* Splits an access into naturally aligned pieces of at most max bytes, as a CPU would issue them. */
+static int split_access(struct emulated *e, uint32_t index, uint64_t offset, uint8_t *buf, uint32_t count, bool write,
+			uint32_t max)
+{
+	while (count) {
+		uint32_t n = max;
+		int ret;
+
+		while (n > 1 && ((offset & (n - 1)) || count < n))
+			n >>= 1;
+		if (index == VFIO_PCI_CONFIG_REGION_INDEX)
+			ret = write ? edu_model_config_write(&e->model, (uint32_t)offset, buf, n)
+				    : edu_model_config_read(&e->model, (uint32_t)offset, buf, n);
+		else
+			ret = write ? edu_model_bar_write(&e->model, index, offset, buf, n)
+				    : edu_model_bar_read(&e->model, index, offset, buf, n);
+		if (ret)
+			return ret;
+		offset += n;
+		buf += n;
+		count -= n;
+	}
+	return 0;
+}
+
+static int emu_region_rw(struct device_backend *b, uint32_t index, uint64_t offset, uint8_t *buf, uint32_t count,
+			 bool write)
+{
+	struct emulated *e = to_emu(b);
+
+	switch (index) {
+	case VFIO_PCI_CONFIG_REGION_INDEX:
+		return split_access(e, index, offset, buf, count, write, 4);
+	case VFIO_PCI_BAR0_REGION_INDEX + EDU_BAR_REGS:
+	case VFIO_PCI_BAR0_REGION_INDEX + EDU_BAR_MSIX:
+		return split_access(e, index, offset, buf, count, write, 8);
+	case VFIO_PCI_BAR0_REGION_INDEX + EDU_BAR_RAM:
+		if (write)
+			memcpy(e->ram + offset, buf, count);
+		else
+			memcpy(buf, e->ram + offset, count);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int emu_region_read(struct device_backend *b, uint32_t index, uint64_t offset, void *buf, uint32_t count)
+{
+	return emu_region_rw(b, index, offset, buf, count, false);
+}
+
+static int emu_region_write(struct device_backend *b, uint32_t index, uint64_t offset, const void *buf,
+			    uint32_t count)
+{
+	return emu_region_rw(b, index, offset, (uint8_t *)buf, count, true);
+}
+
+static int emu_irq_info(struct device_backend *b, struct vfio_user_irq_info *info)
+{
+	info->count = irq_counts[info->index];
+	info->flags = VFIO_IRQ_INFO_EVENTFD;
+	if (info->index == VFIO_PCI_INTX_IRQ_INDEX)
+		info->flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
+	else if (info->index == VFIO_PCI_MSI_IRQ_INDEX || info->index == VFIO_PCI_MSIX_IRQ_INDEX)
+		info->flags |= VFIO_IRQ_INFO_NORESIZE;
+	return 0;
+}
+
+static bool is_eventfd(int fd)
+{
+	char path[64], target[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
+static void disable_index(struct emulated *e, uint32_t index)
+{
+	for (uint32_t v = 0; v < EMU_MAX_VECTORS; v++)
+		close_fd(&e->trigger[index][v]);
+	if (index == VFIO_PCI_INTX_IRQ_INDEX) {
+		close_fd(&e->intx_mask_fd);
+		close_fd(&e->intx_unmask_fd);
+		e->intx_masked = false;
+	}
+	if ((int)index == e->irq_type)
+		e->irq_type = EMU_IRQ_NONE;
+}
+
+static int set_intx_mask(struct emulated *e, uint32_t data, uint32_t action, const uint8_t *bools, int *fds)
+{
+	if (data == VFIO_IRQ_SET_DATA_EVENTFD) {
+		int *slot = action == VFIO_IRQ_SET_ACTION_MASK ? &e->intx_mask_fd : &e->intx_unmask_fd;
+
+		close_fd(slot);
+		*slot = fds ? fds[0] : -1;
+		return 0;
+	}
+	if (data == VFIO_IRQ_SET_DATA_BOOL && !bools[0])
+		return 0;
+	if (action == VFIO_IRQ_SET_ACTION_MASK) {
+		e->intx_masked = true;
+	} else {
+		e->intx_masked = false;
+		intx_deliver(e); /* still asserted: it fires again */
+	}
+	return 0;
+}
+
+static int emu_set_irqs(struct device_backend *b, uint32_t flags, uint32_t index, uint32_t start, uint32_t count,
+			const uint8_t *bools, int *fds)
+{
+	struct emulated *e = to_emu(b);
+	uint32_t data = flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+	uint32_t action = flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
+	bool per_vector = index == VFIO_PCI_MSI_IRQ_INDEX || index == VFIO_PCI_MSIX_IRQ_INDEX ||
+			  index == VFIO_PCI_INTX_IRQ_INDEX;
+	int ret = 0;
+
+	if (fds) {
+		for (uint32_t i = 0; i < count; i++) {
+			if (!is_eventfd(fds[i])) {
+				ret = -EINVAL;
+				goto out_close;
+			}
+		}
+	}
+	if (action != VFIO_IRQ_SET_ACTION_TRIGGER) {
+		if (index != VFIO_PCI_INTX_IRQ_INDEX) {
+			ret = -EINVAL; /* only INTx is maskable (VFIO_IRQ_INFO_MASKABLE) */
+			goto out_close;
+		}
+		return set_intx_mask(e, data, action, bools, fds);
+	}
+	if (count == 0) {
+		disable_index(e, index);
+		return 0;
+	}
+	if (data == VFIO_IRQ_SET_DATA_EVENTFD) {
+		if (per_vector && e->irq_type != EMU_IRQ_NONE && e->irq_type != (int)index) {
+			ret = -EINVAL; /* like vfio-pci: disable the other interrupt type first */
+			goto out_close;
+		}
+		for (uint32_t i = 0; i < count; i++) {
+			close_fd(&e->trigger[index][start + i]);
+			e->trigger[index][start + i] = fds ? fds[i] : -1;
+		}
+		if (per_vector && fds)
+			e->irq_type = (int)index;
+		if (index == VFIO_PCI_INTX_IRQ_INDEX)
+			intx_deliver(e);
+		return 0;
+	}
+	/* DATA_NONE / DATA_BOOL with TRIGGER: the client fires the interrupt itself (loopback). */
+	if (per_vector && e->irq_type != (int)index)
+		return 0;
+	for (uint32_t i = 0; i < count; i++)
+		if (data == VFIO_IRQ_SET_DATA_NONE || bools[i])
+			signal_fd(e->trigger[index][start + i]);
+	return 0;
+
+out_close:
+	for (uint32_t i = 0; fds && i < count; i++)
+		close(fds[i]);
+	return ret;
+}
+
+static int new_ram(struct emulated *e)
+{
+	int fd = memfd_create("vfio-user-proxy-bar4", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	void *p;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, EDU_BAR_RAM_SIZE) || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	p = mmap(NULL, EDU_BAR_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	if (e->ram)
+		munmap(e->ram, EDU_BAR_RAM_SIZE);
+	close_fd(&e->ram_fd);
+	e->ram = p;
+	e->ram_fd = fd;
+	return 0;
+}
+
+static int emu_reset(struct device_backend *b)
+{
+	struct emulated *e = to_emu(b);
+
+	edu_model_reset(&e->model);
+	memset(e->ram, 0, EDU_BAR_RAM_SIZE);
+	return 0;
+}
+
+static void emu_client_gone(struct device_backend *b)
+{
+	struct emulated *e = to_emu(b);
+
+	for (uint32_t i = 0; i < EMU_NUM_IRQS; i++)
+		disable_index(e, i);
+	e->irq_type = EMU_IRQ_NONE;
+	e->intx_asserted = false;
+	edu_model_reset(&e->model);
+	/* A fresh RAM BAR: the old client may still have the old one mapped, and must see nothing new. */
+	if (new_ram(e)) {
+		log_warn("could not replace the RAM BAR; clearing the old one");
+		memset(e->ram, 0, EDU_BAR_RAM_SIZE);
+	}
+}
+
+static void emu_destroy(struct device_backend *b)
+{
+	struct emulated *e = to_emu(b);
+
+	for (uint32_t i = 0; i < EMU_NUM_IRQS; i++)
+		disable_index(e, i);
+	if (e->ram)
+		munmap(e->ram, EDU_BAR_RAM_SIZE);
+	close_fd(&e->ram_fd);
+	free(e);
+}
+
+static const struct backend_ops emulated_ops = {
+	.destroy = emu_destroy,
+	.device_info = emu_device_info,
+	.region_info = emu_region_info,
+	.region_read = emu_region_read,
+	.region_write = emu_region_write,
+	.irq_info = emu_irq_info,
+	.set_irqs = emu_set_irqs,
+	.reset = emu_reset,
+	.client_gone = emu_client_gone,
+};
+
+int emulated_backend_create(const char *model, struct device_backend **out)
+{
+	struct emulated *e;
+	int ret;
+
+	if (strcmp(model, "edu") != 0)
+		return -ENODEV;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->base.ops = &emulated_ops;
+	e->base.name = "emulated edu device (1234:11e8)";
+	e->ram_fd = -1;
+	e->intx_mask_fd = -1;
+	e->intx_unmask_fd = -1;
+	e->irq_type = EMU_IRQ_NONE;
+	for (uint32_t i = 0; i < EMU_NUM_IRQS; i++)
+		for (uint32_t v = 0; v < EMU_MAX_VECTORS; v++)
+			e->trigger[i][v] = -1;
+	ret = new_ram(e);
+	if (ret) {
+		free(e);
+		return ret;
+	}
+	edu_model_init(&e->model, &emu_model_ops, e);
+	*out = &e->base;
+	return 0;
+}

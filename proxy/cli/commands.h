@@ -1,0 +1,9 @@
+/* commands.h: the subcommands of the vfio-user-proxy command line. */
+#ifndef CLI_COMMANDS_H
+#define CLI_COMMANDS_H
+
+/* Each takes the arguments after the subcommand name (argv[0] is the subcommand) and returns an exit code. */
+int cmd_emulate(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
+
+#endif /* CLI_COMMANDS_H */

@@ -1,0 +1,109 @@
+/* dispatch.c: the command table: every message is checked here (type, flags, size, fds, state) before its handler runs. */
+#include "server/session.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+typedef int (*handler_fn)(struct session *s, struct request *rq, struct reply *rp);
+
+struct command_desc {
+	size_t min_len;      /* smallest payload the handler may look at */
+	unsigned int max_fds; /* fds the message may carry */
+	handler_fn fn;
+};
+
+static const struct command_desc commands[VFIO_USER_MAX_COMMAND] = {
+	[VFIO_USER_VERSION] = { sizeof(struct vfio_user_version), 0, handle_version },
+	[VFIO_USER_DMA_MAP] = { sizeof(struct vfio_user_dma_map), 1, handle_dma_map },
+	[VFIO_USER_DMA_UNMAP] = { sizeof(struct vfio_user_dma_unmap), 0, handle_dma_unmap },
+	[VFIO_USER_DEVICE_GET_INFO] = { sizeof(struct vfio_user_device_info), 0, handle_device_get_info },
+	[VFIO_USER_DEVICE_GET_REGION_INFO] = { sizeof(struct vfio_user_region_info), 0, handle_region_info },
+	[VFIO_USER_DEVICE_GET_REGION_IO_FDS] = { sizeof(struct vfio_user_region_io_fds_request), 0,
+						 handle_region_io_fds },
+	[VFIO_USER_DEVICE_GET_IRQ_INFO] = { sizeof(struct vfio_user_irq_info), 0, handle_irq_info },
+	[VFIO_USER_DEVICE_SET_IRQS] = { sizeof(struct vfio_user_irq_set), VFIO_USER_SERVER_MAX_MSG_FDS,
+					handle_set_irqs },
+	[VFIO_USER_REGION_READ] = { sizeof(struct vfio_user_region_access), 0, handle_region_read },
+	[VFIO_USER_REGION_WRITE] = { sizeof(struct vfio_user_region_access), 0, handle_region_write },
+	[VFIO_USER_DEVICE_RESET] = { 0, 0, handle_device_reset },
+	[VFIO_USER_REGION_WRITE_MULTI] = { sizeof(struct vfio_user_write_multi), 0, handle_region_write_multi },
+	[VFIO_USER_DEVICE_FEATURE] = { sizeof(struct vfio_user_device_feature), 0, handle_device_feature },
+	[VFIO_USER_MIG_DATA_READ] = { sizeof(struct vfio_user_mig_data), 0, handle_mig_data },
+	[VFIO_USER_MIG_DATA_WRITE] = { sizeof(struct vfio_user_mig_data), 0, handle_mig_data },
+};
+
+static int check_command(const struct vfio_user_header *hdr, size_t len, unsigned int nfds, bool fds_truncated,
+			 const struct command_desc **out)
+{
+	const struct command_desc *d;
+
+	if (hdr->cmd >= VFIO_USER_MAX_COMMAND || !commands[hdr->cmd].fn)
+		return hdr->cmd == VFIO_USER_DMA_READ || hdr->cmd == VFIO_USER_DMA_WRITE ? -EINVAL : -ENOSYS;
+	d = &commands[hdr->cmd];
+	if (hdr->flags & ~(VFIO_USER_F_TYPE_MASK | VFIO_USER_F_NO_REPLY))
+		return -EINVAL;
+	if (fds_truncated || nfds > d->max_fds)
+		return -EINVAL;
+	if (len < d->min_len)
+		return -EINVAL;
+	*out = d;
+	return 0;
+}
+
+int dispatch_message(struct session *s, const struct vfio_user_header *hdr, uint8_t *payload, size_t len, int *fds,
+		     unsigned int nfds, bool fds_truncated)
+{
+	uint32_t type = hdr->flags & VFIO_USER_F_TYPE_MASK;
+	const struct command_desc *d = NULL;
+	struct request rq = { .hdr = hdr, .payload = payload, .len = len, .fds = fds, .nfds = nfds };
+	struct reply rp = { .payload = s->ctx->tx_buf, .cap = SESSION_BUF_SIZE, .len = 0, .fd = -1 };
+	struct vfio_user_header out;
+	int ret;
+
+	if (type == VFIO_USER_F_TYPE_REPLY) {
+		if (nfds || fds_truncated) {
+			log_warn("client attached file descriptors to a reply; disconnecting it");
+			return -EPROTO;
+		}
+		return dma_handle_reply(s, hdr, payload, len);
+	}
+	if (type != VFIO_USER_F_TYPE_COMMAND) {
+		log_warn("client sent a message of unknown type %u; disconnecting it", type);
+		return -EPROTO;
+	}
+	s->messages++;
+	if (!s->versioned && hdr->cmd != VFIO_USER_VERSION) {
+		log_warn("client sent %s (command %u) before VERSION; disconnecting it",
+			 vfio_user_command_name(hdr->cmd), hdr->cmd);
+		return -EPROTO;
+	}
+
+	ret = check_command(hdr, len, nfds, fds_truncated, &d);
+	if (!ret)
+		ret = d->fn(s, &rq, &rp);
+	if (ret < 0)
+		log_debug("%s (msg %u): %s", vfio_user_command_name(hdr->cmd), hdr->msg_id, strerror(-ret));
+
+	if (hdr->flags & VFIO_USER_F_NO_REPLY)
+		return 0;
+	out.msg_id = hdr->msg_id;
+	out.cmd = hdr->cmd;
+	out.error_no = 0;
+	if (ret < 0) {
+		out.flags = VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR;
+		out.error_no = (uint32_t)-ret;
+		out.msg_size = sizeof(out);
+		rp.len = 0;
+		rp.fd = -1;
+	} else {
+		out.flags = VFIO_USER_F_TYPE_REPLY;
+		out.msg_size = (uint32_t)(sizeof(out) + rp.len);
+	}
+	ret = session_send(s, &out, rp.payload, rp.len, NULL, 0, rp.fd);
+	if (ret)
+		log_debug("reply to %s not sent: %s", vfio_user_command_name(hdr->cmd), strerror(-ret));
+	return ret;
+}

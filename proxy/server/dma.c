@@ -1,0 +1,362 @@
+/* dma.c: the client's DMA windows (DMA_MAP/DMA_UNMAP) and device DMA through them: direct copies for mmapped windows, DMA_READ/DMA_WRITE messages for the rest. */
+#include "server/session.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/guarded_copy.h"
+#include "util/log.h"
+
+#define DMA_PAGE_SIZE 4096u
+
+int dma_session_init(struct session *s)
+{
+	return dma_table_init(&s->windows, s->ctx->caps.max_dma_maps);
+}
+
+static void release_window(struct session *s, struct dma_window *w)
+{
+	struct device_backend *b = s->ctx->backend;
+
+	if (b->ops->dma_unmap)
+		b->ops->dma_unmap(b, w);
+	if (w->map_base)
+		munmap(w->map_base, w->map_len);
+	if (w->fd >= 0)
+		close(w->fd);
+}
+
+static void unmap_all(struct session *s)
+{
+	struct dma_window w;
+
+	while (dma_table_pop(&s->windows, &w) == 0)
+		release_window(s, &w);
+}
+
+static void complete_op(struct session *s, uint32_t idx, int status)
+{
+	struct dma_op *op = &s->ops[idx];
+	backend_dma_done_fn done = op->done;
+	void *arg = op->arg;
+
+	op->used = false;
+	done(arg, status);
+}
+
+void dma_session_fini(struct session *s)
+{
+	/* Transfers still waiting on the client fail; the device then sees the client go. */
+	for (uint32_t i = 0; i < SESSION_MAX_DMA_MSGS; i++)
+		s->msgs[i].state = DMA_MSG_FREE;
+	for (uint32_t i = 0; i < SESSION_MAX_DMA_OPS; i++)
+		if (s->ops[i].used)
+			complete_op(s, i, -ECONNRESET);
+	unmap_all(s);
+	dma_table_fini(&s->windows);
+}
+
+void dma_cancel_all(struct session *s)
+{
+	for (uint32_t i = 0; i < SESSION_MAX_DMA_MSGS; i++)
+		if (s->msgs[i].state == DMA_MSG_ACTIVE)
+			s->msgs[i].state = DMA_MSG_CANCELLED;
+	for (uint32_t i = 0; i < SESSION_MAX_DMA_OPS; i++)
+		s->ops[i].used = false;
+}
+
+/* Checks an fd-backed window: a regular file (memfd, tmpfs, hugetlbfs) that covers offset + size. */
+static int check_window_fd(int fd, uint64_t offset, uint64_t size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if (offset > (uint64_t)st.st_size || size > (uint64_t)st.st_size - offset)
+		return -EINVAL;
+	return 0;
+}
+
+int handle_dma_map(struct session *s, struct request *rq, struct reply *rp)
+{
+	const struct vfio_user_dma_map *m = (const void *)rq->payload;
+	struct device_backend *b = s->ctx->backend;
+	struct dma_window w = { .iova = m->addr, .size = m->size, .prot = m->flags, .fd = -1, .offset = m->offset };
+	const uint32_t prot_mask = VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE;
+	int ret;
+
+	if (m->argsz < sizeof(*m) || (m->flags & ~prot_mask) || !(m->flags & prot_mask))
+		return -EINVAL;
+	if (m->size == 0 || ((m->addr | m->size) & (DMA_PAGE_SIZE - 1)) || m->size - 1 > UINT64_MAX - m->addr)
+		return -EINVAL;
+	if (dma_table_count(&s->windows) >= s->ctx->caps.max_dma_maps)
+		return -ENOSPC;
+	if (rq->nfds == 1) {
+		int fd = rq->fds[0];
+		int mprot = PROT_READ | ((m->flags & VFIO_USER_F_DMA_REGION_WRITE) ? PROT_WRITE : 0);
+		void *p;
+
+		if (m->offset & (DMA_PAGE_SIZE - 1))
+			return -EINVAL;
+		ret = check_window_fd(fd, m->offset, m->size);
+		if (ret)
+			return ret;
+		p = mmap(NULL, m->size, mprot, MAP_SHARED, fd, (off_t)m->offset);
+		if (p == MAP_FAILED)
+			return -errno;
+		w.vaddr = p;
+		w.map_base = p;
+		w.map_len = m->size;
+		/* The mapping keeps the memory; holding the fd too would cost one fd per window. */
+		close(fd);
+		rq->fds[0] = -1;
+	}
+	ret = dma_table_insert(&s->windows, &w);
+	if (ret)
+		goto fail;
+	if (b->ops->dma_map) {
+		ret = b->ops->dma_map(b, &w);
+		if (ret) {
+			dma_table_remove(&s->windows, w.iova, w.size, NULL);
+			goto fail;
+		}
+	}
+	log_debug("DMA window %#llx+%#llx %s%s%s", (unsigned long long)w.iova, (unsigned long long)w.size,
+		  w.prot & VFIO_USER_F_DMA_REGION_READ ? "r" : "", w.prot & VFIO_USER_F_DMA_REGION_WRITE ? "w" : "",
+		  w.vaddr ? " mapped" : " via messages");
+	rp->len = 0;
+	return 0;
+fail:
+	if (w.map_base)
+		munmap(w.map_base, w.map_len);
+	return ret;
+}
+
+int handle_dma_unmap(struct session *s, struct request *rq, struct reply *rp)
+{
+	const struct vfio_user_dma_unmap *u = (const void *)rq->payload;
+	struct dma_window w;
+	int ret;
+
+	if (u->argsz < sizeof(*u) || (u->flags & ~VFIO_USER_F_DMA_UNMAP_ALL))
+		return -EINVAL;
+	if (u->flags & VFIO_USER_F_DMA_UNMAP_ALL) {
+		if (u->addr || u->size)
+			return -EINVAL;
+		unmap_all(s);
+	} else {
+		ret = dma_table_remove(&s->windows, u->addr, u->size, &w);
+		if (ret)
+			return ret;
+		release_window(s, &w);
+	}
+	memcpy(rp->payload, u, sizeof(*u));
+	rp->len = sizeof(*u);
+	return 0;
+}
+
+/* One piece of a transfer: [iova, iova+len) inside window w. */
+struct dma_seg {
+	const struct dma_window *w;
+	uint64_t iova;
+	size_t len;
+};
+
+static int alloc_msg(struct session *s)
+{
+	for (uint32_t i = 0; i < SESSION_MAX_DMA_MSGS; i++)
+		if (s->msgs[i].state == DMA_MSG_FREE)
+			return (int)i;
+	return -EBUSY;
+}
+
+static uint32_t free_msgs(const struct session *s)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < SESSION_MAX_DMA_MSGS; i++)
+		n += s->msgs[i].state == DMA_MSG_FREE;
+	return n;
+}
+
+/* Sends one DMA_READ or DMA_WRITE for [addr, addr+count) on behalf of op. */
+static int send_dma_msg(struct session *s, uint32_t op, uint64_t addr, uint8_t *data, uint32_t count, bool to_client)
+{
+	static const uint8_t zero[4];
+	int idx = alloc_msg(s);
+	struct dma_msg *m;
+	struct vfio_user_header hdr;
+	struct vfio_user_dma_access acc = { .addr = addr, .count = count };
+	size_t prefix = sizeof(acc);
+	int ret;
+
+	if (idx < 0)
+		return idx;
+	m = &s->msgs[idx];
+	m->state = DMA_MSG_ACTIVE;
+	m->msg_id = s->next_msg_id++;
+	m->cmd = to_client ? VFIO_USER_DMA_WRITE : VFIO_USER_DMA_READ;
+	m->op = op;
+	m->count = count;
+	m->addr = addr;
+	m->dst = to_client ? NULL : data;
+
+	hdr.msg_id = m->msg_id;
+	hdr.cmd = m->cmd;
+	hdr.flags = VFIO_USER_F_TYPE_COMMAND;
+	hdr.error_no = 0;
+	if (!to_client) {
+		hdr.msg_size = (uint32_t)(sizeof(hdr) + prefix);
+		ret = session_send(s, &hdr, &acc, prefix, NULL, 0, -1);
+	} else if (s->dma_data_offset == VFIO_USER_DMA_DATA_OFFSET_QEMU) {
+		/* {u64 addr, u32 count, data}, padded to the size QEMU checks for */
+		struct iovec parts[3] = {
+			{ .iov_base = &acc, .iov_len = VFIO_USER_DMA_DATA_OFFSET_QEMU },
+			{ .iov_base = data, .iov_len = count },
+			{ .iov_base = (void *)zero, .iov_len = sizeof(zero) },
+		};
+
+		hdr.msg_size = (uint32_t)(sizeof(hdr) + VFIO_USER_DMA_DATA_OFFSET_QEMU + count + sizeof(zero));
+		ret = session_sendv(s, &hdr, parts, 3, -1);
+	} else {
+		hdr.msg_size = (uint32_t)(sizeof(hdr) + prefix + count);
+		ret = session_send(s, &hdr, &acc, prefix, data, count, -1);
+	}
+	if (ret) {
+		m->state = DMA_MSG_FREE;
+		s->drop = true;
+	}
+	return ret;
+}
+
+int dma_host_access(void *host, uint64_t iova, void *buf, size_t len, bool to_client, backend_dma_done_fn done,
+		    void *arg)
+{
+	struct session *s = host;
+	uint32_t need = to_client ? VFIO_USER_F_DMA_REGION_WRITE : VFIO_USER_F_DMA_REGION_READ;
+	struct dma_seg segs[8];
+	uint32_t nsegs = 0, nmsgs = 0, op = 0, xfer;
+	uint64_t a = iova;
+	size_t left = len, off = 0;
+	int ret;
+
+	if (!s || !s->versioned)
+		return -EFAULT;
+	if (len == 0)
+		return 0;
+	if (len - 1 > UINT64_MAX - iova)
+		return -EFAULT;
+	xfer = s->caps.max_data_xfer_size;
+	/* First find every window the transfer touches: nothing moves unless all of it is allowed. */
+	while (left) {
+		const struct dma_window *w = dma_table_find(&s->windows, a);
+		uint64_t in_window;
+		size_t chunk;
+
+		if (!w)
+			return -EFAULT;
+		if (!(w->prot & need))
+			return -EACCES;
+		if (nsegs == sizeof(segs) / sizeof(segs[0]))
+			return -EFAULT; /* a transfer spread over this many windows is not a device's */
+		in_window = w->size - (a - w->iova);
+		chunk = left < in_window ? left : (size_t)in_window;
+		segs[nsegs++] = (struct dma_seg){ .w = w, .iova = a, .len = chunk };
+		if (!w->vaddr)
+			nmsgs += (uint32_t)((chunk + xfer - 1) / xfer);
+		a += chunk;
+		left -= chunk;
+	}
+	if (nmsgs) {
+		for (op = 0; op < SESSION_MAX_DMA_OPS && s->ops[op].used; op++)
+			;
+		if (op == SESSION_MAX_DMA_OPS || nmsgs > free_msgs(s))
+			return -EBUSY;
+		s->ops[op] = (struct dma_op){ .used = true, .done = done, .arg = arg };
+	}
+	for (uint32_t i = 0; i < nsegs; i++) {
+		const struct dma_seg *g = &segs[i];
+		uint8_t *p = (uint8_t *)buf + off;
+
+		if (g->w->vaddr) {
+			uint8_t *mem = (uint8_t *)g->w->vaddr + (g->iova - g->w->iova);
+
+			ret = to_client ? guarded_copy(mem, p, g->len) : guarded_copy(p, mem, g->len);
+			if (ret && !nmsgs)
+				return ret;
+			if (ret)
+				s->ops[op].status = ret;
+		} else {
+			for (size_t done_len = 0; done_len < g->len;) {
+				uint32_t n = (uint32_t)(g->len - done_len < xfer ? g->len - done_len : xfer);
+
+				ret = send_dma_msg(s, op, g->iova + done_len, p + done_len, n, to_client);
+				if (ret) {
+					s->ops[op].status = ret;
+					break;
+				}
+				s->ops[op].outstanding++;
+				done_len += n;
+			}
+		}
+		off += g->len;
+	}
+	if (!nmsgs)
+		return 0;
+	if (s->ops[op].outstanding == 0) {
+		/* nothing went out: fail now rather than never */
+		ret = s->ops[op].status ? s->ops[op].status : -EIO;
+		s->ops[op].used = false;
+		return ret;
+	}
+	return 1;
+}
+
+int dma_handle_reply(struct session *s, const struct vfio_user_header *hdr, const uint8_t *payload, size_t len)
+{
+	struct dma_msg *m = NULL;
+	struct dma_op *op;
+	int status = 0;
+
+	for (uint32_t i = 0; i < SESSION_MAX_DMA_MSGS; i++) {
+		if (s->msgs[i].state != DMA_MSG_FREE && s->msgs[i].msg_id == hdr->msg_id && s->msgs[i].cmd == hdr->cmd) {
+			m = &s->msgs[i];
+			break;
+		}
+	}
+	if (!m) {
+		log_warn("client sent a reply (%s, msg %u) to no request of ours; disconnecting it",
+			 vfio_user_command_name(hdr->cmd), hdr->msg_id);
+		return -EPROTO;
+	}
+	if (m->state == DMA_MSG_CANCELLED) {
+		m->state = DMA_MSG_FREE;
+		return 0;
+	}
+	if (hdr->flags & VFIO_USER_F_ERROR) {
+		status = hdr->error_no && hdr->error_no < 4096 ? -(int)hdr->error_no : -EIO;
+	} else if (m->cmd == VFIO_USER_DMA_READ) {
+		if (len < (size_t)s->dma_data_offset + m->count) {
+			log_warn("client's DMA_READ reply holds %zu bytes, %u expected; disconnecting it", len,
+				 m->count);
+			m->state = DMA_MSG_FREE;
+			s->ops[m->op].status = -EPROTO;
+			if (--s->ops[m->op].outstanding == 0)
+				complete_op(s, m->op, s->ops[m->op].status);
+			return -EPROTO;
+		}
+		memcpy(m->dst, payload + s->dma_data_offset, m->count);
+	}
+	m->state = DMA_MSG_FREE;
+	op = &s->ops[m->op];
+	if (status && !op->status)
+		op->status = status;
+	if (--op->outstanding == 0)
+		complete_op(s, m->op, op->status);
+	return 0;
+}

@@ -1,0 +1,330 @@
+/* server.c: the listening socket and the event loop: accept a client, feed its messages to the session, clean up, accept the next. */
+#include "server/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "server/session.h"
+#include "util/guarded_copy.h"
+#include "util/log.h"
+
+struct server {
+	struct server_ctx ctx;
+	struct session session;
+	bool have_client;
+	int listen_fd;
+	char *socket_path; /* set when we created the socket and must remove it */
+	int epfd;
+	int sigfd;
+	sigset_t old_mask;
+	unsigned long clients;
+};
+
+static const struct backend_host_ops host_ops = {
+	.dma = dma_host_access,
+};
+
+/* Reads what the device looks like, once: every message is checked against it. */
+static int read_layout(struct device_backend *b, struct device_layout *l, uint8_t *scratch, size_t scratch_size)
+{
+	int ret = b->ops->device_info(b, &l->info);
+
+	if (ret)
+		return ret;
+	if (l->info.num_regions > SESSION_MAX_REGIONS || l->info.num_irqs > SESSION_MAX_IRQS)
+		return -E2BIG;
+	for (uint32_t i = 0; i < l->info.num_regions; i++) {
+		struct vfio_user_region_info info = { .index = i };
+		size_t caps_len = 0;
+		int fd = -1;
+
+		ret = b->ops->region_info(b, &info, scratch, scratch_size, &caps_len, &fd);
+		if (ret)
+			return ret;
+		l->region_flags[i] = info.flags;
+		l->region_size[i] = info.size;
+	}
+	for (uint32_t i = 0; i < l->info.num_irqs; i++) {
+		struct vfio_user_irq_info info = { .index = i };
+
+		ret = b->ops->irq_info(b, &info);
+		if (ret)
+			return ret;
+		l->irq_flags[i] = info.flags;
+		l->irq_count[i] = info.count;
+	}
+	return 0;
+}
+
+static int open_socket(const char *path, char **created)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, ret;
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		log_error("socket path %s is too long (at most %zu bytes); choose a shorter one", path,
+			  sizeof(addr.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		ret = -errno;
+		log_error("cannot create a UNIX socket: %s", strerror(-ret));
+		return ret;
+	}
+	ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr)) ? -errno : 0;
+	if (ret == -EADDRINUSE) {
+		/* A socket file is there: in use by a live server, or left behind by a dead one. */
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+			close(probe);
+			close(fd);
+			log_error("socket %s is in use by another server; stop it or choose another path", path);
+			return -EADDRINUSE;
+		}
+		if (probe >= 0)
+			close(probe);
+		if (lstat(path, &st) || !S_ISSOCK(st.st_mode)) {
+			close(fd);
+			log_error("%s exists and is not a socket; remove it or choose another path", path);
+			return -EEXIST;
+		}
+		unlink(path);
+		ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr)) ? -errno : 0;
+	}
+	if (ret) {
+		close(fd);
+		if (ret == -EACCES || ret == -EPERM)
+			log_error("permission denied creating socket %s; choose a directory you may write to", path);
+		else if (ret == -ENOENT || ret == -ENOTDIR)
+			log_error("cannot create socket %s: its directory does not exist", path);
+		else
+			log_error("cannot create socket %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (listen(fd, 16)) {
+		ret = -errno;
+		close(fd);
+		unlink(path);
+		log_error("cannot listen on %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	*created = strdup(path);
+	return fd;
+}
+
+static int check_listen_fd(int fd)
+{
+	int accepting = 0, type = 0, flags;
+	socklen_t len = sizeof(accepting);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) || !accepting) {
+		log_error("--fd %d is not a listening socket; pass a bound, listening AF_UNIX stream socket", fd);
+		return -ENOTSOCK;
+	}
+	len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) || type != SOCK_STREAM) {
+		log_error("--fd %d is not a stream socket", fd);
+		return -ENOTSOCK;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) || fcntl(fd, F_SETFD, FD_CLOEXEC))
+		return -errno;
+	return 0;
+}
+
+int server_create(const struct server_options *opts, struct device_backend *backend, struct server **out)
+{
+	struct server *srv = calloc(1, sizeof(*srv));
+	int ret;
+
+	if (!srv)
+		return -ENOMEM;
+	srv->listen_fd = -1;
+	srv->epfd = -1;
+	srv->sigfd = -1;
+	srv->session.fd = -1;
+	srv->ctx.backend = backend;
+	srv->ctx.send_timeout_ms = opts->send_timeout_ms > 0 ? opts->send_timeout_ms : 5000;
+	srv->ctx.caps = (struct server_caps){
+		.max_msg_fds = VFIO_USER_SERVER_MAX_MSG_FDS,
+		.max_data_xfer_size = VFIO_USER_SERVER_MAX_DATA_XFER,
+		.max_dma_maps = VFIO_USER_DEF_MAX_DMA_MAPS,
+		.pgsizes = VFIO_USER_DEF_PGSIZES,
+		.write_multiple = true,
+	};
+	srv->ctx.rx_buf = malloc(SESSION_BUF_SIZE);
+	srv->ctx.tx_buf = malloc(SESSION_BUF_SIZE);
+	ret = -ENOMEM;
+	if (!srv->ctx.rx_buf || !srv->ctx.tx_buf)
+		goto fail;
+	ret = caps_init(&srv->ctx.caps);
+	if (ret)
+		goto fail;
+	ret = guarded_copy_init();
+	if (ret)
+		goto fail;
+	backend->host_ops = &host_ops;
+	backend->host = NULL;
+	ret = read_layout(backend, &srv->ctx.layout, srv->ctx.tx_buf, SESSION_BUF_SIZE);
+	if (ret) {
+		log_error("device %s does not describe itself: %s", backend->name, strerror(-ret));
+		goto fail;
+	}
+	if (opts->listen_fd >= 0) {
+		ret = check_listen_fd(opts->listen_fd);
+		if (ret)
+			goto fail;
+		srv->listen_fd = opts->listen_fd;
+	} else {
+		ret = open_socket(opts->socket_path, &srv->socket_path);
+		if (ret < 0)
+			goto fail;
+		srv->listen_fd = ret;
+	}
+	*out = srv;
+	return 0;
+fail:
+	server_destroy(srv);
+	return ret;
+}
+
+static int epoll_set(struct server *srv, int op, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(srv->epfd, op, fd, &ev) ? -errno : 0;
+}
+
+static void end_client(struct server *srv, int why)
+{
+	struct session *s = &srv->session;
+
+	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+	log_info("client %lu gone (%s) after %llu messages; device reset, waiting for the next", srv->clients,
+		 why == -ECONNRESET ? "disconnected" : strerror(-why), (unsigned long long)s->messages);
+	session_end(s);
+	srv->have_client = false;
+	epoll_set(srv, EPOLL_CTL_ADD, srv->listen_fd);
+}
+
+static void accept_client(struct server *srv)
+{
+	int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int ret;
+
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warn("accept failed: %s", strerror(errno));
+		return;
+	}
+	ret = session_start(&srv->session, &srv->ctx, fd);
+	if (ret) {
+		log_error("cannot serve a client: %s", strerror(-ret));
+		session_end(&srv->session);
+		return;
+	}
+	srv->clients++;
+	srv->have_client = true;
+	/* One client at a time: the next waits in the backlog until this one is gone. */
+	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->listen_fd, NULL);
+	ret = epoll_set(srv, EPOLL_CTL_ADD, fd);
+	if (ret) {
+		end_client(srv, ret);
+		return;
+	}
+	log_info("client %lu connected", srv->clients);
+}
+
+int server_run(struct server *srv)
+{
+	struct epoll_event events[4];
+	sigset_t mask;
+	int ret = 0;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	signal(SIGPIPE, SIG_IGN);
+	if (sigprocmask(SIG_BLOCK, &mask, &srv->old_mask))
+		return -errno;
+	srv->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (srv->sigfd < 0 || srv->epfd < 0) {
+		ret = -errno;
+		log_error("cannot set up the event loop: %s", strerror(-ret));
+		return ret;
+	}
+	if ((ret = epoll_set(srv, EPOLL_CTL_ADD, srv->sigfd)) || (ret = epoll_set(srv, EPOLL_CTL_ADD, srv->listen_fd)))
+		return ret;
+	log_info("serving %s on %s", srv->ctx.backend->name, srv->socket_path ? srv->socket_path : "the inherited socket");
+
+	for (;;) {
+		int n = epoll_wait(srv->epfd, events, 4, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			log_error("event loop failed: %s", strerror(-ret));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = events[i].data.fd;
+
+			if (fd == srv->sigfd) {
+				struct signalfd_siginfo si;
+
+				if (read(srv->sigfd, &si, sizeof(si)) == sizeof(si)) {
+					log_info("signal %u: shutting down", si.ssi_signo);
+					return 0;
+				}
+			} else if (fd == srv->listen_fd) {
+				if (!srv->have_client)
+					accept_client(srv);
+			} else if (srv->have_client && fd == srv->session.fd) {
+				ret = session_on_readable(&srv->session);
+				if (ret)
+					end_client(srv, ret);
+				ret = 0;
+			}
+		}
+	}
+	return ret;
+}
+
+void server_destroy(struct server *srv)
+{
+	if (!srv)
+		return;
+	if (srv->have_client)
+		session_end(&srv->session);
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	if (srv->socket_path) {
+		unlink(srv->socket_path);
+		free(srv->socket_path);
+	}
+	if (srv->epfd >= 0)
+		close(srv->epfd);
+	if (srv->sigfd >= 0) {
+		close(srv->sigfd);
+		sigprocmask(SIG_SETMASK, &srv->old_mask, NULL);
+	}
+	caps_fini();
+	free(srv->ctx.rx_buf);
+	free(srv->ctx.tx_buf);
+	free(srv);
+}

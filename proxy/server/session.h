@@ -1,0 +1,147 @@
+/* session.h: one client's state (framing, negotiated caps, DMA windows, outstanding DMA requests) and the server context it shares. */
+#ifndef SERVER_SESSION_H
+#define SERVER_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "backend/backend.h"
+#include "server/caps.h"
+#include "server/dma_table.h"
+#include "vfio-user.h"
+
+#define SESSION_MAX_REGIONS 16u
+#define SESSION_MAX_IRQS 8u
+#define SESSION_MAX_RX_FDS 32u    /* cmsg room; a message with more has the rest closed by the kernel */
+#define SESSION_MAX_DMA_OPS 16u   /* device DMA transfers outstanding at once */
+#define SESSION_MAX_DMA_MSGS 64u  /* DMA_READ/DMA_WRITE messages outstanding at once */
+#define SESSION_BUF_SIZE (VFIO_USER_MAX_MSG_SIZE + 64u)
+
+/* What the device looks like; read from the backend once, before the first client. */
+struct device_layout {
+	struct vfio_user_device_info info;
+	uint32_t region_flags[SESSION_MAX_REGIONS];
+	uint64_t region_size[SESSION_MAX_REGIONS];
+	uint32_t irq_count[SESSION_MAX_IRQS];
+	uint32_t irq_flags[SESSION_MAX_IRQS];
+};
+
+/* Shared by every session of one server. */
+struct server_ctx {
+	struct device_backend *backend;
+	struct device_layout layout;
+	struct server_caps caps;
+	int send_timeout_ms;
+	uint8_t *rx_buf; /* SESSION_BUF_SIZE each, allocated once */
+	uint8_t *tx_buf;
+};
+
+enum dma_msg_state { DMA_MSG_FREE, DMA_MSG_ACTIVE, DMA_MSG_CANCELLED };
+
+struct dma_msg {
+	enum dma_msg_state state;
+	uint16_t msg_id;
+	uint16_t cmd;
+	uint32_t op;   /* index in session.ops */
+	uint32_t count;
+	uint64_t addr;
+	uint8_t *dst; /* where DMA_READ data goes */
+};
+
+struct dma_op {
+	bool used;
+	int status;
+	uint32_t outstanding;
+	backend_dma_done_fn done;
+	void *arg;
+};
+
+struct session {
+	struct server_ctx *ctx;
+	int fd;
+	bool versioned;
+	bool drop; /* protocol violation: close after this message */
+	struct client_caps caps;
+	uint32_t dma_data_offset; /* where DMA_READ/DMA_WRITE data starts in the payload */
+	uint16_t next_msg_id;
+
+	/* receive state of the message being framed */
+	struct vfio_user_header rx_hdr;
+	size_t rx_hdr_got;
+	size_t rx_payload_got;
+	int rx_fds[SESSION_MAX_RX_FDS];
+	unsigned int rx_nfds;
+	bool rx_fds_truncated;
+
+	struct dma_table windows;
+	struct dma_op ops[SESSION_MAX_DMA_OPS];
+	struct dma_msg msgs[SESSION_MAX_DMA_MSGS];
+
+	uint64_t messages;
+};
+
+/* A validated request as handlers see it. Handlers may take an fd by setting its slot to -1. */
+struct request {
+	const struct vfio_user_header *hdr;
+	uint8_t *payload;
+	size_t len;
+	int *fds;
+	unsigned int nfds;
+};
+
+/* A reply under construction: payload points into the send buffer, right after the header. */
+struct reply {
+	uint8_t *payload;
+	size_t cap;
+	size_t len;
+	int fd; /* borrowed fd to pass, or -1 */
+};
+
+/* Session life: start on an accepted socket, feed it readable events, end it. */
+int session_start(struct session *s, struct server_ctx *ctx, int fd);
+/* Reads and handles whatever the socket has. 0 to keep going, negative errno when the session must end. */
+int session_on_readable(struct session *s);
+/* Ends the session: outstanding DMA fails, windows unmapped, fds closed, backend told the client is gone. */
+void session_end(struct session *s);
+
+/* Sends one message (header + payload pieces) with one sendmsg; waits for room up to the timeout. */
+#define SESSION_MAX_SEND_PARTS 3u
+int session_sendv(struct session *s, const struct vfio_user_header *hdr, const struct iovec *parts,
+		  unsigned int nparts, int fd);
+int session_send(struct session *s, const struct vfio_user_header *hdr, const void *p1, size_t l1, const void *p2,
+		 size_t l2, int fd);
+
+/* dispatch.c */
+int dispatch_message(struct session *s, const struct vfio_user_header *hdr, uint8_t *payload, size_t len, int *fds,
+		     unsigned int nfds, bool fds_truncated);
+
+/* Handlers (handlers_*.c, dma.c). */
+int handle_version(struct session *s, struct request *rq, struct reply *rp);
+int handle_device_get_info(struct session *s, struct request *rq, struct reply *rp);
+int handle_region_info(struct session *s, struct request *rq, struct reply *rp);
+int handle_region_io_fds(struct session *s, struct request *rq, struct reply *rp);
+int handle_irq_info(struct session *s, struct request *rq, struct reply *rp);
+int handle_set_irqs(struct session *s, struct request *rq, struct reply *rp);
+int handle_region_read(struct session *s, struct request *rq, struct reply *rp);
+int handle_region_write(struct session *s, struct request *rq, struct reply *rp);
+int handle_region_write_multi(struct session *s, struct request *rq, struct reply *rp);
+int handle_device_reset(struct session *s, struct request *rq, struct reply *rp);
+int handle_device_feature(struct session *s, struct request *rq, struct reply *rp);
+int handle_mig_data(struct session *s, struct request *rq, struct reply *rp);
+int handle_dma_map(struct session *s, struct request *rq, struct reply *rp);
+int handle_dma_unmap(struct session *s, struct request *rq, struct reply *rp);
+
+/* dma.c: the client's windows and the server-to-client DMA messages. */
+int dma_session_init(struct session *s);
+void dma_session_fini(struct session *s);
+/* A reply from the client to one of our DMA_READ/DMA_WRITE requests. -EPROTO if it matches none. */
+int dma_handle_reply(struct session *s, const struct vfio_user_header *hdr, const uint8_t *payload, size_t len);
+/* Forget outstanding DMA without completing it (device reset: the device forgot it too). */
+void dma_cancel_all(struct session *s);
+/* The backend_host_ops.dma implementation; host is the session. */
+int dma_host_access(void *host, uint64_t iova, void *buf, size_t len, bool to_client, backend_dma_done_fn done,
+		    void *arg);
+
+#endif /* SERVER_SESSION_H */
