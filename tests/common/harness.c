@@ -1,0 +1,234 @@
+/* harness.c: the real proxy process as integration tests see it: start, stop, count its fds and mappings. */
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int proxy_start(struct proxy_proc *p, const char *const *extra_args)
+{
+	const char *bin = getenv("PROXY_BIN");
+	const char *argv[32];
+	int n = 0;
+	long deadline;
+
+	memset(p, 0, sizeof(*p));
+	if (!bin)
+		bin = "build/dbg/vfio-user-proxy";
+	strcpy(p->dir, "/tmp/vup-test-XXXXXX");
+	if (!mkdtemp(p->dir))
+		return -errno;
+	snprintf(p->socket_path, sizeof(p->socket_path), "%s/sock", p->dir);
+	snprintf(p->log_path, sizeof(p->log_path), "%s/log", p->dir);
+	argv[n++] = bin;
+	argv[n++] = "emulate";
+	argv[n++] = "--socket-path";
+	argv[n++] = p->socket_path;
+	for (int i = 0; extra_args && extra_args[i] && n < 30; i++)
+		argv[n++] = extra_args[i];
+	argv[n] = NULL;
+	p->pid = fork();
+	if (p->pid < 0)
+		return -errno;
+	if (p->pid == 0) {
+		int fd = open(p->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (fd >= 0) {
+			dup2(fd, 2);
+			close(fd);
+		}
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	deadline = now_ms() + 10000;
+	while (now_ms() < deadline) {
+		struct stat st;
+
+		if (stat(p->socket_path, &st) == 0 && S_ISSOCK(st.st_mode))
+			return 0;
+		if (!proxy_alive(p))
+			return -ECHILD;
+		usleep(2000);
+	}
+	return -ETIMEDOUT;
+}
+
+bool proxy_alive(const struct proxy_proc *p)
+{
+	int status;
+
+	return p->pid > 0 && waitpid(p->pid, &status, WNOHANG) == 0;
+}
+
+static void cleanup_dir(struct proxy_proc *p)
+{
+	unlink(p->log_path);
+	unlink(p->socket_path);
+	rmdir(p->dir);
+}
+
+int proxy_stop(struct proxy_proc *p)
+{
+	int status = 0, ret;
+	struct stat st;
+
+	if (p->pid <= 0)
+		return -ECHILD;
+	kill(p->pid, SIGTERM);
+	if (waitpid(p->pid, &status, 0) < 0)
+		return -errno;
+	p->pid = 0;
+	ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (ret == 0 && stat(p->socket_path, &st) == 0)
+		ret = -EEXIST;
+	if (ret)
+		proxy_dump_log(p);
+	cleanup_dir(p);
+	return ret;
+}
+
+void proxy_kill(struct proxy_proc *p)
+{
+	if (p->pid > 0) {
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, NULL, 0);
+		p->pid = 0;
+	}
+	cleanup_dir(p);
+}
+
+static int count_entries(const char *path, bool lines)
+{
+	int n = 0;
+
+	if (lines) {
+		FILE *f = fopen(path, "r");
+		int c;
+
+		if (!f)
+			return -errno;
+		while ((c = fgetc(f)) != EOF)
+			n += c == '\n';
+		fclose(f);
+	} else {
+		DIR *d = opendir(path);
+		struct dirent *e;
+
+		if (!d)
+			return -errno;
+		while ((e = readdir(d)))
+			n += e->d_name[0] != '.';
+		closedir(d);
+	}
+	return n;
+}
+
+int proxy_fd_count(const struct proxy_proc *p)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", p->pid);
+	return count_entries(path, false);
+}
+
+int proxy_map_count(const struct proxy_proc *p)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", p->pid);
+	return count_entries(path, true);
+}
+
+int proxy_wait_fds(const struct proxy_proc *p, int want, int timeout_ms)
+{
+	long deadline = now_ms() + timeout_ms;
+	int n;
+
+	do {
+		n = proxy_fd_count(p);
+		if (n == want)
+			return n;
+		usleep(1000);
+	} while (now_ms() < deadline);
+	return n;
+}
+
+struct vuc *proxy_client(const struct proxy_proc *p)
+{
+	struct vuc_server_caps caps;
+	struct vuc *c;
+
+	if (vuc_connect(p->socket_path, &c))
+		return NULL;
+	if (vuc_negotiate(c, &caps)) {
+		vuc_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+void proxy_dump_log(const struct proxy_proc *p)
+{
+	char line[512];
+	FILE *f = fopen(p->log_path, "r");
+
+	if (!f)
+		return;
+	fprintf(stderr, "---- proxy log (%s)\n", p->log_path);
+	while (fgets(line, sizeof(line), f))
+		fputs(line, stderr);
+	fprintf(stderr, "----\n");
+	fclose(f);
+}
+
+long eventfd_wait(int efd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = efd, .events = POLLIN };
+	uint64_t v;
+	int n = poll(&pfd, 1, timeout_ms);
+
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return 0;
+	if (read(efd, &v, sizeof(v)) != sizeof(v))
+		return -errno;
+	return (long)v;
+}
+
+int test_memfd(size_t size, void **mem)
+{
+	int fd = memfd_create("vup-test", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size)) {
+		close(fd);
+		return -errno;
+	}
+	*mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (*mem == MAP_FAILED) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}

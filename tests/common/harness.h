@@ -1,0 +1,40 @@
+/* harness.h: starts and stops the real proxy process for integration tests, and inspects its resources. */
+#ifndef TESTS_HARNESS_H
+#define TESTS_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "client/client.h"
+
+struct proxy_proc {
+	pid_t pid;
+	char dir[64];
+	char socket_path[128];
+	char log_path[128];
+};
+
+/* Starts `vfio-user-proxy emulate --socket-path DIR/sock` plus extra args (NULL-terminated), waits for the socket. */
+int proxy_start(struct proxy_proc *p, const char *const *extra_args);
+/* SIGTERM, wait; returns the exit status (0 clean), and checks the socket file is gone (-EEXIST if not). */
+int proxy_stop(struct proxy_proc *p);
+/* Kills it hard and cleans the directory (for teardown after a failure). */
+void proxy_kill(struct proxy_proc *p);
+/* Whether the process is still alive. */
+bool proxy_alive(const struct proxy_proc *p);
+/* Open fds and mappings of the proxy process (/proc/PID/fd, /proc/PID/maps). */
+int proxy_fd_count(const struct proxy_proc *p);
+int proxy_map_count(const struct proxy_proc *p);
+/* Waits until the proxy's fd count equals want (the server cleans up asynchronously after a disconnect). */
+int proxy_wait_fds(const struct proxy_proc *p, int want, int timeout_ms);
+/* Connects and negotiates; returns a ready client or NULL. */
+struct vuc *proxy_client(const struct proxy_proc *p);
+/* Prints the proxy's log (on failure). */
+void proxy_dump_log(const struct proxy_proc *p);
+
+/* An eventfd counter read with a timeout: returns the count (>0), 0 on timeout, negative errno. */
+long eventfd_wait(int efd, int timeout_ms);
+/* A memfd of size bytes mapped into *mem. Returns the fd. */
+int test_memfd(size_t size, void **mem);
+
+#endif /* TESTS_HARNESS_H */
