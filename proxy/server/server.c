@@ -145,6 +145,53 @@ static int check_listen_fd(int fd)
 	return 0;
 }
 
+int server_ctx_init(struct server_ctx *ctx, struct device_backend *backend, int send_timeout_ms)
+{
+	int ret;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->backend = backend;
+	ctx->send_timeout_ms = send_timeout_ms > 0 ? send_timeout_ms : 5000;
+	ctx->caps = (struct server_caps){
+		.max_msg_fds = VFIO_USER_SERVER_MAX_MSG_FDS,
+		.max_data_xfer_size = VFIO_USER_SERVER_MAX_DATA_XFER,
+		.max_dma_maps = VFIO_USER_DEF_MAX_DMA_MAPS,
+		.pgsizes = VFIO_USER_DEF_PGSIZES,
+		.write_multiple = true,
+	};
+	ctx->rx_buf = malloc(SESSION_BUF_SIZE);
+	ctx->tx_buf = malloc(SESSION_BUF_SIZE);
+	ret = -ENOMEM;
+	if (!ctx->rx_buf || !ctx->tx_buf)
+		goto fail;
+	ret = caps_init(&ctx->caps);
+	if (ret)
+		goto fail;
+	ret = guarded_copy_init();
+	if (ret)
+		goto fail;
+	backend->host_ops = &host_ops;
+	backend->host = NULL;
+	ret = read_layout(backend, &ctx->layout, ctx->tx_buf, SESSION_BUF_SIZE);
+	if (ret) {
+		log_error("device %s does not describe itself: %s", backend->name, strerror(-ret));
+		goto fail;
+	}
+	return 0;
+fail:
+	server_ctx_fini(ctx);
+	return ret;
+}
+
+void server_ctx_fini(struct server_ctx *ctx)
+{
+	caps_fini();
+	free(ctx->rx_buf);
+	free(ctx->tx_buf);
+	ctx->rx_buf = NULL;
+	ctx->tx_buf = NULL;
+}
+
 int server_create(const struct server_options *opts, struct device_backend *backend, struct server **out)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
@@ -156,33 +203,9 @@ int server_create(const struct server_options *opts, struct device_backend *back
 	srv->epfd = -1;
 	srv->sigfd = -1;
 	srv->session.fd = -1;
-	srv->ctx.backend = backend;
-	srv->ctx.send_timeout_ms = opts->send_timeout_ms > 0 ? opts->send_timeout_ms : 5000;
-	srv->ctx.caps = (struct server_caps){
-		.max_msg_fds = VFIO_USER_SERVER_MAX_MSG_FDS,
-		.max_data_xfer_size = VFIO_USER_SERVER_MAX_DATA_XFER,
-		.max_dma_maps = VFIO_USER_DEF_MAX_DMA_MAPS,
-		.pgsizes = VFIO_USER_DEF_PGSIZES,
-		.write_multiple = true,
-	};
-	srv->ctx.rx_buf = malloc(SESSION_BUF_SIZE);
-	srv->ctx.tx_buf = malloc(SESSION_BUF_SIZE);
-	ret = -ENOMEM;
-	if (!srv->ctx.rx_buf || !srv->ctx.tx_buf)
-		goto fail;
-	ret = caps_init(&srv->ctx.caps);
+	ret = server_ctx_init(&srv->ctx, backend, opts->send_timeout_ms);
 	if (ret)
 		goto fail;
-	ret = guarded_copy_init();
-	if (ret)
-		goto fail;
-	backend->host_ops = &host_ops;
-	backend->host = NULL;
-	ret = read_layout(backend, &srv->ctx.layout, srv->ctx.tx_buf, SESSION_BUF_SIZE);
-	if (ret) {
-		log_error("device %s does not describe itself: %s", backend->name, strerror(-ret));
-		goto fail;
-	}
 	if (opts->listen_fd >= 0) {
 		ret = check_listen_fd(opts->listen_fd);
 		if (ret)
@@ -323,8 +346,6 @@ void server_destroy(struct server *srv)
 		close(srv->sigfd);
 		sigprocmask(SIG_SETMASK, &srv->old_mask, NULL);
 	}
-	caps_fini();
-	free(srv->ctx.rx_buf);
-	free(srv->ctx.tx_buf);
+	server_ctx_fini(&srv->ctx);
 	free(srv);
 }

@@ -129,7 +129,7 @@ int session_on_readable(struct session *s)
 			if (s->rx_hdr_got < sizeof(s->rx_hdr))
 				continue;
 			if (s->rx_hdr.msg_size < sizeof(s->rx_hdr) || s->rx_hdr.msg_size > VFIO_USER_MAX_MSG_SIZE) {
-				log_warn("client sent a message of %u bytes (limit %zu); disconnecting it",
+				log_warn("client sent a message size of %u (valid: 16 to %zu); disconnecting it",
 					 s->rx_hdr.msg_size, (size_t)VFIO_USER_MAX_MSG_SIZE);
 				return -EMSGSIZE;
 			}

@@ -99,6 +99,10 @@ struct reply {
 	int fd; /* borrowed fd to pass, or -1 */
 };
 
+/* The shared context: reads the device's layout from the backend, allocates the buffers. Logs its failure. */
+int server_ctx_init(struct server_ctx *ctx, struct device_backend *backend, int send_timeout_ms);
+void server_ctx_fini(struct server_ctx *ctx);
+
 /* Session life: start on an accepted socket, feed it readable events, end it. */
 int session_start(struct session *s, struct server_ctx *ctx, int fd);
 /* Reads and handles whatever the socket has. 0 to keep going, negative errno when the session must end. */

@@ -1,0 +1,299 @@
+/* test_session.c: framing and validation of the server's session, fed raw bytes through a socketpair in-process. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "edu_model.h"
+#include "server/session.h"
+
+struct fixture {
+	struct device_backend *b;
+	struct server_ctx ctx;
+	struct session s;
+	int peer; /* the client's end */
+	uint16_t id;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	int sv[2];
+
+	if (!f || emulated_backend_create("edu", &f->b) || server_ctx_init(&f->ctx, f->b, 1000))
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -1;
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	f->peer = sv[1];
+	if (session_start(&f->s, &f->ctx, sv[0]))
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	session_end(&f->s);
+	close(f->peer);
+	server_ctx_fini(&f->ctx);
+	f->b->ops->destroy(f->b);
+	free(f);
+	return 0;
+}
+
+static void send_bytes(struct fixture *f, const void *p, size_t n, int fd)
+{
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = n };
+	union {
+		struct cmsghdr a;
+		char b[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		m.msg_control = ctl.b;
+		m.msg_controllen = sizeof(ctl.b);
+		c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	assert_int_equal(sendmsg(f->peer, &m, 0), (ssize_t)n);
+}
+
+/* Builds a command message into buf; returns its size. */
+static size_t build(struct fixture *f, uint8_t *buf, uint16_t cmd, uint32_t flags, const void *payload, size_t len)
+{
+	struct vfio_user_header h = { .msg_id = ++f->id, .cmd = cmd, .msg_size = (uint32_t)(sizeof(h) + len),
+				      .flags = flags };
+
+	memcpy(buf, &h, sizeof(h));
+	if (len)
+		memcpy(buf + sizeof(h), payload, len);
+	return sizeof(h) + len;
+}
+
+/* Reads one reply from the peer end; returns its payload length, fills *h. */
+static size_t recv_reply(struct fixture *f, struct vfio_user_header *h, void *payload, size_t cap)
+{
+	struct pollfd p = { .fd = f->peer, .events = POLLIN };
+	size_t n = 0;
+
+	assert_int_equal(poll(&p, 1, 1000), 1);
+	assert_int_equal(recv(f->peer, h, sizeof(*h), MSG_WAITALL), (ssize_t)sizeof(*h));
+	assert_true(h->msg_size >= sizeof(*h));
+	n = h->msg_size - sizeof(*h);
+	assert_true(n <= cap);
+	if (n)
+		assert_int_equal(recv(f->peer, payload, n, MSG_WAITALL), (ssize_t)n);
+	return n;
+}
+
+static void negotiate(struct fixture *f)
+{
+	uint8_t buf[256], rep[512];
+	struct vfio_user_version v = { .major = 0, .minor = 2 };
+	struct vfio_user_header h;
+	size_t n = build(f, buf, VFIO_USER_VERSION, 0, &v, sizeof(v));
+
+	send_bytes(f, buf, n, -1);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	recv_reply(f, &h, rep, sizeof(rep));
+	assert_int_equal(h.flags, VFIO_USER_F_TYPE_REPLY);
+	assert_true(f->s.versioned);
+}
+
+static void test_byte_by_byte(void **state)
+{
+	struct fixture *f = *state;
+	struct vfio_user_region_access rd = { .offset = EDU_REG_ID, .region = 0, .count = 4 };
+	uint8_t buf[64], rep[64];
+	struct vfio_user_header h;
+	size_t n;
+	uint32_t id;
+
+	negotiate(f);
+	n = build(f, buf, VFIO_USER_REGION_READ, 0, &rd, sizeof(rd));
+	for (size_t i = 0; i < n; i++) {
+		send_bytes(f, buf + i, 1, -1);
+		assert_int_equal(session_on_readable(&f->s), 0);
+	}
+	assert_int_equal(recv_reply(f, &h, rep, sizeof(rep)), sizeof(rd) + 4);
+	assert_int_equal(h.msg_id, f->id);
+	assert_int_equal(h.cmd, VFIO_USER_REGION_READ);
+	memcpy(&id, rep + sizeof(rd), 4);
+	assert_int_equal(id, EDU_ID_VALUE);
+}
+
+static void test_two_messages_one_write(void **state)
+{
+	struct fixture *f = *state;
+	struct vfio_user_region_access rd = { .offset = EDU_REG_ID, .region = 0, .count = 4 };
+	uint8_t buf[128], rep[64];
+	struct vfio_user_header h;
+	size_t n;
+
+	negotiate(f);
+	n = build(f, buf, VFIO_USER_REGION_READ, 0, &rd, sizeof(rd));
+	n += build(f, buf + n, VFIO_USER_DEVICE_RESET, 0, NULL, 0);
+	send_bytes(f, buf, n, -1);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	recv_reply(f, &h, rep, sizeof(rep));
+	assert_int_equal(h.cmd, VFIO_USER_REGION_READ);
+	recv_reply(f, &h, rep, sizeof(rep));
+	assert_int_equal(h.cmd, VFIO_USER_DEVICE_RESET);
+	assert_int_equal(h.msg_id, f->id);
+}
+
+static void test_no_reply_flag(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[64];
+	struct pollfd p;
+	size_t n;
+
+	negotiate(f);
+	n = build(f, buf, VFIO_USER_DEVICE_RESET, VFIO_USER_F_NO_REPLY, NULL, 0);
+	send_bytes(f, buf, n, -1);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	p = (struct pollfd){ .fd = f->peer, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 50), 0);
+}
+
+static void test_error_reply_shape(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[64], rep[64];
+	struct vfio_user_header h;
+	size_t n;
+
+	negotiate(f);
+	n = build(f, buf, 0x77, 0, NULL, 0);
+	send_bytes(f, buf, n, -1);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	assert_int_equal(recv_reply(f, &h, rep, sizeof(rep)), 0); /* header only */
+	assert_int_equal(h.flags, VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR);
+	assert_int_equal(h.error_no, ENOSYS);
+	assert_int_equal(h.cmd, 0x77);
+}
+
+static void test_before_version_drops(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[64];
+	size_t n = build(f, buf, VFIO_USER_DEVICE_RESET, 0, NULL, 0);
+
+	send_bytes(f, buf, n, -1);
+	assert_int_equal(session_on_readable(&f->s), -EPROTO);
+}
+
+static void test_oversize_drops(void **state)
+{
+	struct fixture *f = *state;
+	struct vfio_user_header h = { .msg_id = 1, .cmd = VFIO_USER_REGION_WRITE, .msg_size = 0x7fffffff };
+
+	negotiate(f);
+	send_bytes(f, &h, sizeof(h), -1);
+	assert_int_equal(session_on_readable(&f->s), -EMSGSIZE);
+}
+
+static void test_undersize_drops(void **state)
+{
+	struct fixture *f = *state;
+	struct vfio_user_header h = { .msg_id = 1, .cmd = VFIO_USER_REGION_WRITE, .msg_size = 15 };
+
+	negotiate(f);
+	send_bytes(f, &h, sizeof(h), -1);
+	assert_int_equal(session_on_readable(&f->s), -EMSGSIZE);
+}
+
+static void test_eof(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t half[8] = { 0 };
+
+	negotiate(f);
+	send_bytes(f, half, sizeof(half), -1);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	shutdown(f->peer, SHUT_WR);
+	assert_int_equal(session_on_readable(&f->s), -ECONNRESET);
+}
+
+static void test_fd_on_wrong_message_is_closed(void **state)
+{
+	struct fixture *f = *state;
+	struct vfio_user_device_info req = { .argsz = sizeof(req) };
+	uint8_t buf[64], rep[64];
+	struct vfio_user_header h;
+	int efd = eventfd(0, EFD_CLOEXEC);
+	int probe;
+	size_t n;
+
+	negotiate(f);
+	n = build(f, buf, VFIO_USER_DEVICE_GET_INFO, 0, &req, sizeof(req));
+	send_bytes(f, buf, n, efd);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	recv_reply(f, &h, rep, sizeof(rep));
+	assert_int_equal(h.error_no, EINVAL);
+	assert_int_equal(f->s.rx_nfds, 0);
+	/* the fd the server received is gone: the next fd number is the lowest free one again */
+	close(efd);
+	probe = eventfd(0, EFD_CLOEXEC);
+	assert_int_equal(probe, efd);
+	close(probe);
+}
+
+static void test_fds_mid_payload_drop(void **state)
+{
+	struct fixture *f = *state;
+	struct vfio_user_region_access wr = { .offset = EDU_REG_LIVENESS, .region = 0, .count = 4 };
+	uint8_t buf[64];
+	size_t n;
+	int efd = eventfd(0, EFD_CLOEXEC);
+
+	negotiate(f);
+	n = build(f, buf, VFIO_USER_REGION_WRITE, 0, &wr, sizeof(wr));
+	buf[n] = 1, buf[n + 1] = 2, buf[n + 2] = 3, buf[n + 3] = 4;
+	((struct vfio_user_header *)buf)->msg_size += 4;
+	send_bytes(f, buf, n, -1);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	send_bytes(f, buf + n, 4, efd);
+	assert_int_equal(session_on_readable(&f->s), -EPROTO);
+	close(efd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_byte_by_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_messages_one_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_reply_flag, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_reply_shape, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_before_version_drops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversize_drops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_undersize_drops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eof, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_on_wrong_message_is_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fds_mid_payload_drop, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("session", tests, NULL, NULL);
+}
