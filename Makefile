@@ -47,6 +47,11 @@ PROXY := $(BUILD)/vfio-user-proxy
 LIBCORE := $(BUILD)/libproxy-core.a
 LIBCLIENT := $(BUILD)/libvfio-user-client.a
 
+# Each test bench under tests/ may bring a .mk with its own targets; it appends to CHECK_TARGETS what
+# `make check` (the README's test command, run by CI) must run as well.
+CHECK_TARGETS :=
+-include $(wildcard tests/*/*.mk)
+
 .PHONY: all test unit-test integration-test asan check demo install clean tests
 all: $(PROXY) $(LIBCLIENT)
 
@@ -85,7 +90,7 @@ asan:
 	$(MAKE) BUILD_TYPE=asan test
 
 # Every test this machine can run: the host tests, plain and sanitized.
-check: test asan
+check: test asan $(CHECK_TARGETS)
 
 # The main job on its embedded default: the emulated device, described by probe.
 demo: $(PROXY)
