@@ -186,6 +186,36 @@ struct vuc *proxy_client(const struct proxy_proc *p)
 	return c;
 }
 
+int proxy_fixture_setup(void **state)
+{
+	struct proxy_fixture *f = calloc(1, sizeof(*f));
+
+	if (!f || proxy_start(&f->proxy, NULL)) {
+		free(f);
+		return -1;
+	}
+	f->c = proxy_client(&f->proxy);
+	if (!f->c) {
+		proxy_kill(&f->proxy);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+int proxy_fixture_teardown(void **state)
+{
+	struct proxy_fixture *f = *state;
+	int ret;
+
+	if (f->c)
+		vuc_close(f->c);
+	ret = proxy_stop(&f->proxy);
+	free(f);
+	return ret ? -1 : 0;
+}
+
 void proxy_dump_log(const struct proxy_proc *p)
 {
 	char line[512];

@@ -29,6 +29,14 @@ int proxy_map_count(const struct proxy_proc *p);
 int proxy_wait_fds(const struct proxy_proc *p, int want, int timeout_ms);
 /* Connects and negotiates; returns a ready client or NULL. */
 struct vuc *proxy_client(const struct proxy_proc *p);
+/* A started proxy with one negotiated client: cmocka setup/teardown for integration suites. */
+struct proxy_fixture {
+	struct proxy_proc proxy;
+	struct vuc *c;
+};
+int proxy_fixture_setup(void **state);
+int proxy_fixture_teardown(void **state);
+
 /* Prints the proxy's log (on failure). */
 void proxy_dump_log(const struct proxy_proc *p);
 

@@ -19,40 +19,9 @@
 #define BAR4 VFIO_PCI_BAR4_REGION_INDEX
 #define CFG VFIO_PCI_CONFIG_REGION_INDEX
 
-struct fixture {
-	struct proxy_proc proxy;
-	struct vuc *c;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f || proxy_start(&f->proxy, NULL))
-		return -1;
-	f->c = proxy_client(&f->proxy);
-	if (!f->c) {
-		proxy_kill(&f->proxy);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	int ret;
-
-	if (f->c)
-		vuc_close(f->c);
-	ret = proxy_stop(&f->proxy);
-	free(f);
-	return ret ? -1 : 0;
-}
 
 /* A fresh connection negotiating a given proposal; the fixture's client is closed first (one client at a time). */
-static int negotiate_as(struct fixture *f, uint16_t major, uint16_t minor, const char *json,
+static int negotiate_as(struct proxy_fixture *f, uint16_t major, uint16_t minor, const char *json,
 			struct vuc_server_caps *caps)
 {
 	struct vuc *c;
@@ -70,7 +39,7 @@ static int negotiate_as(struct fixture *f, uint16_t major, uint16_t minor, const
 
 static void test_version_variants(void **state)
 {
-	struct fixture *f = *state;
+	struct proxy_fixture *f = *state;
 	struct vuc_server_caps caps;
 
 	/* QEMU: 0.0 with capabilities */
@@ -112,7 +81,7 @@ static void test_version_variants(void **state)
 
 static void test_device_info(void **state)
 {
-	struct fixture *f = *state;
+	struct proxy_fixture *f = *state;
 	struct vfio_user_device_info info;
 
 	assert_int_equal(vuc_device_info(f->c, &info), 0);
@@ -124,7 +93,7 @@ static void test_device_info(void **state)
 
 static void test_region_info(void **state)
 {
-	struct fixture *f = *state;
+	struct proxy_fixture *f = *state;
 	struct vfio_user_region_info info;
 	uint8_t caps[256];
 	size_t caps_len;
@@ -168,7 +137,7 @@ static void test_region_info(void **state)
 
 static void test_region_info_small_argsz(void **state)
 {
-	struct fixture *f = *state;
+	struct proxy_fixture *f = *state;
 	struct vfio_user_region_info req = { .argsz = sizeof(req), .index = BAR4 };
 	struct vfio_user_region_info *rep;
 	struct vfio_user_header hdr;
@@ -190,7 +159,7 @@ static void test_region_info_small_argsz(void **state)
 
 static void test_config_space(void **state)
 {
-	struct fixture *f = *state;
+	struct proxy_fixture *f = *state;
 	uint8_t cfg[256];
 	uint32_t v, bar;
 	uint8_t pos, ids[8] = { 0 };
@@ -225,7 +194,7 @@ static void test_config_space(void **state)
 
 static void test_mmio_registers(void **state)
 {
-	struct fixture *f = *state;
+	struct proxy_fixture *f = *state;
 	uint32_t v;
 
 	assert_int_equal(vuc_read32(f->c, BAR0, EDU_REG_ID, &v), 0);
@@ -244,7 +213,7 @@ static void test_mmio_registers(void **state)
 
 static void test_write_multi(void **state)
 {
-	struct fixture *f = *state;
+	struct proxy_fixture *f = *state;
 	struct vfio_user_write_one w[3] = {
 		{ .offset = EDU_REG_LIVENESS, .region = BAR0, .count = 4 },
 		{ .offset = EDU_DMA_BUF_ADDR, .region = BAR0, .count = 8 },
@@ -274,7 +243,7 @@ static void test_write_multi(void **state)
 
 static void test_bar_mmap(void **state)
 {
-	struct fixture *f = *state;
+	struct proxy_fixture *f = *state;
 	struct vfio_user_region_info info;
 	uint8_t caps[256], buf[16];
 	size_t caps_len;
@@ -298,7 +267,7 @@ static void test_bar_mmap(void **state)
 
 static void test_reset(void **state)
 {
-	struct fixture *f = *state;
+	struct proxy_fixture *f = *state;
 	uint32_t v;
 
 	assert_int_equal(vuc_write32(f->c, BAR0, EDU_REG_LIVENESS, 5), 0);
@@ -315,15 +284,15 @@ static void test_reset(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_version_variants, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_device_info, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_region_info, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_region_info_small_argsz, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_config_space, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mmio_registers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_multi, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bar_mmap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_variants, proxy_fixture_setup, proxy_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_device_info, proxy_fixture_setup, proxy_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_region_info, proxy_fixture_setup, proxy_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_region_info_small_argsz, proxy_fixture_setup, proxy_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_config_space, proxy_fixture_setup, proxy_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_mmio_registers, proxy_fixture_setup, proxy_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_write_multi, proxy_fixture_setup, proxy_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_bar_mmap, proxy_fixture_setup, proxy_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_reset, proxy_fixture_setup, proxy_fixture_teardown),
 	};
 
 	return cmocka_run_group_tests_name("device", tests, NULL, NULL);

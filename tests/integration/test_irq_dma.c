@@ -19,36 +19,6 @@
 #define IOVA 0x100000ull
 #define WIN_SIZE 0x100000ull
 
-struct fixture {
-	struct proxy_proc proxy;
-	struct vuc *c;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f || proxy_start(&f->proxy, NULL))
-		return -1;
-	f->c = proxy_client(&f->proxy);
-	if (!f->c) {
-		proxy_kill(&f->proxy);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	int ret;
-
-	vuc_close(f->c);
-	ret = proxy_stop(&f->proxy);
-	free(f);
-	return ret ? -1 : 0;
-}
 
 static void set_command(struct vuc *c, uint16_t bits)
 {
@@ -61,7 +31,7 @@ static void set_command(struct vuc *c, uint16_t bits)
 
 static void test_msi(void **state)
 {
-	struct fixture *f = *state;
+	struct proxy_fixture *f = *state;
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
 	set_command(f->c, 0x4); /* bus master: MSI is a memory write */
@@ -95,7 +65,7 @@ static void test_msi(void **state)
 
 static void test_msix_vectors(void **state)
 {
-	struct fixture *f = *state;
+	struct proxy_fixture *f = *state;
 	int efd[EDU_MSIX_VECTORS];
 
 	for (unsigned int i = 0; i < EDU_MSIX_VECTORS; i++)
@@ -141,7 +111,7 @@ static void test_msix_vectors(void **state)
 
 static void test_intx(void **state)
 {
-	struct fixture *f = *state;
+	struct proxy_fixture *f = *state;
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
 	assert_int_equal(vuc_set_irqs(f->c, VFIO_PCI_INTX_IRQ_INDEX,
@@ -224,7 +194,7 @@ static void dma_round_trip(struct vuc *c, uint8_t *mem, int efd)
 
 static void test_dma_fd_window(void **state)
 {
-	struct fixture *f = *state;
+	struct proxy_fixture *f = *state;
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	void *mem;
 	int mfd = test_memfd(WIN_SIZE, &mem);
@@ -254,7 +224,7 @@ static void test_dma_fd_window(void **state)
 
 static void test_dma_message_window(void **state)
 {
-	struct fixture *f = *state;
+	struct proxy_fixture *f = *state;
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	uint8_t *mem = calloc(1, WIN_SIZE);
 
@@ -274,7 +244,7 @@ static void test_dma_message_window(void **state)
 
 static void test_dma_without_bus_master(void **state)
 {
-	struct fixture *f = *state;
+	struct proxy_fixture *f = *state;
 	uint8_t *mem = calloc(1, WIN_SIZE);
 
 	assert_int_equal(vuc_dma_map_mem(f->c, IOVA, WIN_SIZE, mem, VFIO_USER_F_DMA_REGION_READ), 0);
@@ -286,12 +256,12 @@ static void test_dma_without_bus_master(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_msi, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_msix_vectors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_intx, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dma_fd_window, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dma_message_window, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dma_without_bus_master, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_msi, proxy_fixture_setup, proxy_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_msix_vectors, proxy_fixture_setup, proxy_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_intx, proxy_fixture_setup, proxy_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_dma_fd_window, proxy_fixture_setup, proxy_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_dma_message_window, proxy_fixture_setup, proxy_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_dma_without_bus_master, proxy_fixture_setup, proxy_fixture_teardown),
 	};
 
 	return cmocka_run_group_tests_name("irq_dma", tests, NULL, NULL);
