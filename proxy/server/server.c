@@ -19,6 +19,7 @@
 
 struct server {
 	struct server_ctx ctx;
+	struct server_options opts;
 	struct session session;
 	bool have_client;
 	int listen_fd;
@@ -65,8 +66,9 @@ static int read_layout(struct device_backend *b, struct device_layout *l, uint8_
 	return 0;
 }
 
-static int open_socket(const char *path, char **created)
+static int open_socket(const struct server_options *o, char **created)
 {
+	const char *path = o->socket_path;
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct stat st;
 	int fd, ret;
@@ -114,15 +116,28 @@ static int open_socket(const char *path, char **created)
 			log_error("cannot create socket %s: %s", path, strerror(-ret));
 		return ret;
 	}
+	if (o->socket_mode && chmod(path, o->socket_mode)) {
+		ret = -errno;
+		log_error("cannot set mode %04o on socket %s: %s", (unsigned int)o->socket_mode, path, strerror(-ret));
+		goto fail_unlink;
+	}
+	if (o->set_socket_gid && chown(path, (uid_t)-1, o->socket_gid)) {
+		ret = -errno;
+		log_error("cannot give socket %s to group %u: %s (run as root or as a member of that group)", path,
+			  (unsigned int)o->socket_gid, strerror(-ret));
+		goto fail_unlink;
+	}
 	if (listen(fd, 16)) {
 		ret = -errno;
-		close(fd);
-		unlink(path);
 		log_error("cannot listen on %s: %s", path, strerror(-ret));
-		return ret;
+		goto fail_unlink;
 	}
 	*created = strdup(path);
 	return fd;
+fail_unlink:
+	close(fd);
+	unlink(path);
+	return ret;
 }
 
 static int check_listen_fd(int fd)
@@ -203,6 +218,7 @@ int server_create(const struct server_options *opts, struct device_backend *back
 	srv->epfd = -1;
 	srv->sigfd = -1;
 	srv->session.fd = -1;
+	srv->opts = *opts;
 	ret = server_ctx_init(&srv->ctx, backend, opts->send_timeout_ms);
 	if (ret)
 		goto fail;
@@ -212,7 +228,7 @@ int server_create(const struct server_options *opts, struct device_backend *back
 			goto fail;
 		srv->listen_fd = opts->listen_fd;
 	} else {
-		ret = open_socket(opts->socket_path, &srv->socket_path);
+		ret = open_socket(opts, &srv->socket_path);
 		if (ret < 0)
 			goto fail;
 		srv->listen_fd = ret;
@@ -243,6 +259,37 @@ static void end_client(struct server *srv, int why)
 	epoll_set(srv, EPOLL_CTL_ADD, srv->listen_fd);
 }
 
+void server_options_init(struct server_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->listen_fd = -1;
+	o->send_timeout_ms = 5000;
+}
+
+/* SO_PEERCRED against --allow-uid / --allow-gid, before any message is read. */
+static bool peer_allowed(struct server *srv, int fd)
+{
+	const struct server_options *o = &srv->opts;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (!o->n_allow_uid && !o->n_allow_gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+		log_warn("refused a client whose credentials cannot be read: %s", strerror(errno));
+		return false;
+	}
+	for (unsigned int i = 0; i < o->n_allow_uid; i++)
+		if (cred.uid == o->allow_uid[i])
+			return true;
+	for (unsigned int i = 0; i < o->n_allow_gid; i++)
+		if (cred.gid == o->allow_gid[i])
+			return true;
+	log_warn("refused a client: pid %d uid %u gid %u is not allowed (--allow-uid/--allow-gid)", (int)cred.pid,
+		 (unsigned int)cred.uid, (unsigned int)cred.gid);
+	return false;
+}
+
 static void accept_client(struct server *srv)
 {
 	int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -251,6 +298,10 @@ static void accept_client(struct server *srv)
 	if (fd < 0) {
 		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 			log_warn("accept failed: %s", strerror(errno));
+		return;
+	}
+	if (!peer_allowed(srv, fd)) {
+		close(fd);
 		return;
 	}
 	ret = session_start(&srv->session, &srv->ctx, fd);

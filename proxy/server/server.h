@@ -4,11 +4,28 @@
 
 #include "backend/backend.h"
 
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define SERVER_MAX_ALLOWED_IDS 16
+
 struct server_options {
 	const char *socket_path; /* created (and removed at exit) unless listen_fd >= 0 */
 	int listen_fd;           /* an inherited listening socket, or -1 */
 	int send_timeout_ms;     /* how long a client may leave our messages unread */
+	mode_t socket_mode;      /* permission bits for the created socket; 0 leaves the umask's */
+	bool set_socket_gid;     /* give the created socket to socket_gid */
+	gid_t socket_gid;
+	/* Who may connect (SO_PEERCRED): when either list is non-empty, a peer must match one entry. */
+	uid_t allow_uid[SERVER_MAX_ALLOWED_IDS];
+	unsigned int n_allow_uid;
+	gid_t allow_gid[SERVER_MAX_ALLOWED_IDS];
+	unsigned int n_allow_gid;
 };
+
+/* Defaults (what a zeroed struct with listen_fd -1 means): umask permissions, anyone who can reach the
+ * socket may connect, a 5 s client timeout. */
+void server_options_init(struct server_options *o);
 
 struct server;
 
