@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh: installs the Debian 12 packages the build and the host tests need (plus any named as arguments), only those missing.
 set -euo pipefail
-pkgs=(build-essential pkg-config libjson-c-dev libcmocka-dev "$@")
+pkgs=(build-essential pkg-config libjson-c-dev libcmocka-dev libseccomp-dev "$@")
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
