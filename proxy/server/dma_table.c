@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "server/dma_table.h"
 
@@ -177,13 +178,22 @@ static void free_node(struct dma_table *t, uint32_t n)
 	t->free_head = n;
 }
 
+/*
+ * The pool is an anonymous mapping, not calloc: glibc raises its mmap threshold after the first such
+ * free, serves the next session's pool from the heap and clears all of it, so every page became
+ * resident and stayed so after the session. A mapping is zero, populated as nodes are used, and
+ * returned whole when the session ends.
+ */
 int dma_table_init(struct dma_table *t, uint32_t capacity)
 {
 	memset(t, 0, sizeof(*t));
 	if (capacity) {
-		t->pool = calloc(capacity, sizeof(*t->pool));
-		if (!t->pool)
+		void *p = mmap(NULL, (size_t)capacity * sizeof(*t->pool), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		if (p == MAP_FAILED)
 			return -ENOMEM;
+		t->pool = p;
 	}
 	t->capacity = capacity;
 	return 0;
@@ -191,7 +201,8 @@ int dma_table_init(struct dma_table *t, uint32_t capacity)
 
 void dma_table_fini(struct dma_table *t)
 {
-	free(t->pool);
+	if (t->pool)
+		munmap(t->pool, (size_t)t->capacity * sizeof(*t->pool));
 	memset(t, 0, sizeof(*t));
 }
 

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "server/dma_table.h"
 
@@ -684,6 +686,40 @@ static void test_fini_safe(void **state)
 	dma_table_fini(&t);
 }
 
+/* Resident pages of [p, p+len). */
+static size_t resident_pages(const void *p, size_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)p & ~(uintptr_t)(page - 1);
+	size_t n = ((uintptr_t)p + len - start + (size_t)page - 1) / (size_t)page, res = 0;
+	unsigned char *vec = malloc(n);
+
+	assert_non_null(vec);
+	assert_int_equal(mincore((void *)start, n * (size_t)page, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		res += vec[i] & 1;
+	free(vec);
+	return res;
+}
+
+/*
+ * A session's table holds room for 65535 windows (over 4 MB) and uses a few: the pool must stay
+ * non-resident from the first session on, not only the first (glibc serves a repeated large calloc
+ * from its heap and clears all of it once its mmap threshold has grown).
+ */
+static void test_pool_stays_unpopulated(void **state)
+{
+	struct dma_window w = { .iova = 0x1000, .size = 0x1000, .fd = -1 };
+	struct dma_table t;
+
+	for (int round = 0; round < 4; round++) {
+		assert_int_equal(dma_table_init(&t, 65535), 0);
+		assert_int_equal(dma_table_insert(&t, &w), 0);
+		assert_true(resident_pages(t.pool, 65535 * 64) < 16); /* the pool is larger */
+		dma_table_fini(&t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -702,6 +738,7 @@ int main(void)
 		cmocka_unit_test(test_max_descending_then_random_removal),
 		cmocka_unit_test(test_differential),
 		cmocka_unit_test(test_fini_safe),
+		cmocka_unit_test(test_pool_stays_unpopulated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
