@@ -51,6 +51,7 @@ LIBCLIENT := $(BUILD)/libvfio-user-client.a
 # `make check` (the README's test command, run by CI) must run as well.
 CHECK_TARGETS :=
 -include $(wildcard tests/*/*.mk)
+.DEFAULT_GOAL := all
 
 .PHONY: all test unit-test integration-test asan check demo install clean tests
 all: $(PROXY) $(LIBCLIENT)

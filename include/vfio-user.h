@@ -187,16 +187,13 @@ struct vfio_user_region_access {
 	uint8_t data[];
 } __attribute__((packed));
 
-/* DMA_READ / DMA_WRITE (server to client). The specification puts data at offset 16 of the
- * payload; QEMU's client lays the message out as {u64 addr, u32 count, data} (data at 12),
- * which the session handles as a per-client quirk. */
+/* DMA_READ / DMA_WRITE (server to client): data at payload offset 16, as the specification says and
+ * as QEMU 11 sends and accepts (older QEMU headers declared a u32 count; the wire format is u64). */
 struct vfio_user_dma_access {
 	uint64_t addr;
 	uint64_t count;
 	uint8_t data[];
 } __attribute__((packed));
-#define VFIO_USER_DMA_DATA_OFFSET_SPEC 16u
-#define VFIO_USER_DMA_DATA_OFFSET_QEMU 12u
 
 /* REGION_WRITE_MULTI */
 #define VFIO_USER_MULTI_DATA 8u

@@ -53,6 +53,8 @@
 #define EDU_MSI_CTRL_64BIT 0x0080u
 
 #define EDU_PCIE_CAPS (EDU_CAP_PCIE + 2)
+#define EDU_PCIE_DEVCAP (EDU_CAP_PCIE + 4)
+#define EDU_PCIE_DEVCAP_RBER 0x00008000u
 #define EDU_PCIE_DEVCTL (EDU_CAP_PCIE + 8)
 #define EDU_PCIE_LNKCAP (EDU_CAP_PCIE + 12)
 #define EDU_PCIE_LNKCTL (EDU_CAP_PCIE + 16)
@@ -177,9 +179,14 @@ static void edu_cfg_power_on(struct edu_model *m)
 	edu_cfg_set(m, EDU_CAP_MSI, EDU_CAP_ID_MSI | EDU_CAP_PCIE << 8, 2);
 	edu_cfg_set(m, EDU_MSI_CTRL, EDU_MSI_CTRL_64BIT, 2);
 
-	/* PCI Express version 2 endpoint, 128-byte payload, 2.5 GT/s x1. */
+	/*
+	 * PCI Express version 2 endpoint, 128-byte payload, 2.5 GT/s x1. Device capabilities has
+	 * role-based error reporting (bit 15), which every PCIe 1.1+ function sets: without it Linux
+	 * takes the device for a pre-1.1 one and disables ASPM on it.
+	 */
 	edu_cfg_set(m, EDU_CAP_PCIE, EDU_CAP_ID_PCIE | EDU_CAP_MSIX << 8, 2);
 	edu_cfg_set(m, EDU_PCIE_CAPS, 0x0002, 2);
+	edu_cfg_set(m, EDU_PCIE_DEVCAP, EDU_PCIE_DEVCAP_RBER, 4);
 	edu_cfg_set(m, EDU_PCIE_LNKCAP, 0x00000011, 4);
 	edu_cfg_set(m, EDU_PCIE_LNKSTA, 0x0011, 2);
 

@@ -187,7 +187,6 @@ static uint32_t free_msgs(const struct session *s)
 /* Sends one DMA_READ or DMA_WRITE for [addr, addr+count) on behalf of op. */
 static int send_dma_msg(struct session *s, uint32_t op, uint64_t addr, uint8_t *data, uint32_t count, bool to_client)
 {
-	static const uint8_t zero[4];
 	int idx = alloc_msg(s);
 	struct dma_msg *m;
 	struct vfio_user_header hdr;
@@ -213,16 +212,6 @@ static int send_dma_msg(struct session *s, uint32_t op, uint64_t addr, uint8_t *
 	if (!to_client) {
 		hdr.msg_size = (uint32_t)(sizeof(hdr) + prefix);
 		ret = session_send(s, &hdr, &acc, prefix, NULL, 0, -1);
-	} else if (s->dma_data_offset == VFIO_USER_DMA_DATA_OFFSET_QEMU) {
-		/* {u64 addr, u32 count, data}, padded to the size QEMU checks for */
-		struct iovec parts[3] = {
-			{ .iov_base = &acc, .iov_len = VFIO_USER_DMA_DATA_OFFSET_QEMU },
-			{ .iov_base = data, .iov_len = count },
-			{ .iov_base = (void *)zero, .iov_len = sizeof(zero) },
-		};
-
-		hdr.msg_size = (uint32_t)(sizeof(hdr) + VFIO_USER_DMA_DATA_OFFSET_QEMU + count + sizeof(zero));
-		ret = session_sendv(s, &hdr, parts, 3, -1);
 	} else {
 		hdr.msg_size = (uint32_t)(sizeof(hdr) + prefix + count);
 		ret = session_send(s, &hdr, &acc, prefix, data, count, -1);
@@ -341,7 +330,7 @@ int dma_handle_reply(struct session *s, const struct vfio_user_header *hdr, cons
 	if (hdr->flags & VFIO_USER_F_ERROR) {
 		status = hdr->error_no && hdr->error_no < 4096 ? -(int)hdr->error_no : -EIO;
 	} else if (m->cmd == VFIO_USER_DMA_READ) {
-		if (len < (size_t)s->dma_data_offset + m->count) {
+		if (len < sizeof(struct vfio_user_dma_access) + m->count) {
 			log_warn("client's DMA_READ reply holds %zu bytes, %u expected; disconnecting it", len,
 				 m->count);
 			m->state = DMA_MSG_FREE;
@@ -350,7 +339,7 @@ int dma_handle_reply(struct session *s, const struct vfio_user_header *hdr, cons
 				complete_op(s, m->op, s->ops[m->op].status);
 			return -EPROTO;
 		}
-		memcpy(m->dst, payload + s->dma_data_offset, m->count);
+		memcpy(m->dst, payload + sizeof(struct vfio_user_dma_access), m->count);
 	}
 	m->state = DMA_MSG_FREE;
 	op = &s->ops[m->op];

@@ -25,8 +25,6 @@ int handle_version(struct session *s, struct request *rq, struct reply *rp)
 	rp->len = (size_t)n;
 	s->caps = cc;
 	s->versioned = true;
-	/* QEMU (the client that proposes 0.0) lays DMA_READ/DMA_WRITE data out at payload offset 12. */
-	s->dma_data_offset = cc.minor == 0 ? VFIO_USER_DMA_DATA_OFFSET_QEMU : VFIO_USER_DMA_DATA_OFFSET_SPEC;
 	log_info("client speaks vfio-user %u.%u%s: max_msg_fds %u, max_data_xfer_size %u", cc.major, cc.minor,
 		 cc.sent_json ? "" : " (no capabilities)", cc.max_msg_fds, cc.max_data_xfer_size);
 	return 0;

@@ -32,7 +32,6 @@ int session_start(struct session *s, struct server_ctx *ctx, int fd)
 	memset(s, 0, sizeof(*s));
 	s->ctx = ctx;
 	s->fd = fd;
-	s->dma_data_offset = VFIO_USER_DMA_DATA_OFFSET_SPEC;
 	for (unsigned int i = 0; i < SESSION_MAX_RX_FDS; i++)
 		s->rx_fds[i] = -1;
 	ctx->backend->host = s;

@@ -64,7 +64,6 @@ struct session {
 	bool versioned;
 	bool drop; /* protocol violation: close after this message */
 	struct client_caps caps;
-	uint32_t dma_data_offset; /* where DMA_READ/DMA_WRITE data starts in the payload */
 	uint16_t next_msg_id;
 
 	/* receive state of the message being framed */
