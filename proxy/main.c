@@ -15,6 +15,7 @@ static void usage(FILE *out)
 		"\n"
 		"commands:\n"
 		"  emulate [--device edu] --socket-path PATH   serve the software-emulated edu device\n"
+		"  export DEVICE --socket-path PATH            serve a real PCI device bound to vfio-pci\n"
 		"  probe SOCKET [--json]                        describe the device behind a vfio-user socket\n"
 		"\n"
 		"options:\n"
@@ -63,6 +64,8 @@ int main(int argc, char **argv)
 	optind = 0; /* the subcommand parses its own options from scratch */
 	if (strcmp(argv[0], "emulate") == 0)
 		return cmd_emulate(argc, argv);
+	if (strcmp(argv[0], "export") == 0)
+		return cmd_export(argc, argv);
 	if (strcmp(argv[0], "probe") == 0)
 		return cmd_probe(argc, argv);
 	fprintf(stderr, "vfio-user-proxy: unknown command '%s'; see vfio-user-proxy --help\n", argv[0]);

@@ -74,4 +74,20 @@ struct device_backend {
 /* Constructors, one per backend kind. */
 int emulated_backend_create(const char *model, struct device_backend **out);
 
+/* The VFIO backend: a real PCI device bound to vfio-pci. */
+enum vfio_iommu_kind {
+	VFIO_IOMMU_KIND_LEGACY, /* /dev/vfio/vfio container + /dev/vfio/GROUP, type1v2 */
+};
+
+struct vfio_backend_options {
+	const char *device;            /* PCI address (0000:00:03.0, 00:03.0) or sysfs path */
+	bool trap_bars;                /* never hand the client the device fd: every BAR access is a message */
+	enum vfio_iommu_kind iommu;
+	const char *sysfs_root;        /* NULL: $VFIO_USER_PROXY_SYSFS_ROOT, else /sys */
+	const char *dev_root;          /* NULL: $VFIO_USER_PROXY_DEV_ROOT, else /dev */
+};
+
+/* Opens and checks the device; logs its failure in one line and returns a negative errno. */
+int vfio_backend_create(const struct vfio_backend_options *opts, struct device_backend **out);
+
 #endif /* BACKEND_H */

@@ -4,6 +4,7 @@
 
 /* Each takes the arguments after the subcommand name (argv[0] is the subcommand) and returns an exit code. */
 int cmd_emulate(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 
 #endif /* CLI_COMMANDS_H */

@@ -27,6 +27,7 @@ struct server {
 	int epfd;
 	int sigfd;
 	sigset_t old_mask;
+	bool signals_blocked;
 	unsigned long clients;
 };
 
@@ -66,6 +67,20 @@ static int read_layout(struct device_backend *b, struct device_layout *l, uint8_
 	return 0;
 }
 
+/* bind(); with restrict_mode the socket appears as 0600, so nobody connects before its mode is set. */
+static int bind_restricted(int fd, const struct sockaddr_un *addr, bool restrict_mode)
+{
+	mode_t old = 0;
+	int ret;
+
+	if (restrict_mode)
+		old = umask(0177);
+	ret = bind(fd, (const struct sockaddr *)addr, sizeof(*addr)) ? -errno : 0;
+	if (restrict_mode)
+		umask(old);
+	return ret;
+}
+
 static int open_socket(const struct server_options *o, char **created)
 {
 	const char *path = o->socket_path;
@@ -85,7 +100,7 @@ static int open_socket(const struct server_options *o, char **created)
 		log_error("cannot create a UNIX socket: %s", strerror(-ret));
 		return ret;
 	}
-	ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr)) ? -errno : 0;
+	ret = bind_restricted(fd, &addr, o->socket_mode != 0);
 	if (ret == -EADDRINUSE) {
 		/* A socket file is there: in use by a live server, or left behind by a dead one. */
 		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -104,7 +119,7 @@ static int open_socket(const struct server_options *o, char **created)
 			return -EEXIST;
 		}
 		unlink(path);
-		ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr)) ? -errno : 0;
+		ret = bind_restricted(fd, &addr, o->socket_mode != 0);
 	}
 	if (ret) {
 		close(fd);
@@ -207,9 +222,17 @@ void server_ctx_fini(struct server_ctx *ctx)
 	ctx->tx_buf = NULL;
 }
 
+static int epoll_set(struct server *srv, int op, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(srv->epfd, op, fd, &ev) ? -errno : 0;
+}
+
 int server_create(const struct server_options *opts, struct device_backend *backend, struct server **out)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
+	sigset_t mask;
 	int ret;
 
 	if (!srv)
@@ -219,6 +242,23 @@ int server_create(const struct server_options *opts, struct device_backend *back
 	srv->sigfd = -1;
 	srv->session.fd = -1;
 	srv->opts = *opts;
+	/* SIGTERM and SIGINT wait in a signalfd from before the socket exists: one that arrives while we set
+	 * up is served by the loop, and the socket is removed as on any stop. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	signal(SIGPIPE, SIG_IGN);
+	if (sigprocmask(SIG_BLOCK, &mask, &srv->old_mask)) {
+		ret = -errno;
+		goto fail;
+	}
+	srv->signals_blocked = true;
+	srv->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (srv->sigfd < 0) {
+		ret = -errno;
+		log_error("cannot set up signal handling: %s", strerror(-ret));
+		goto fail;
+	}
 	ret = server_ctx_init(&srv->ctx, backend, opts->send_timeout_ms);
 	if (ret)
 		goto fail;
@@ -233,6 +273,13 @@ int server_create(const struct server_options *opts, struct device_backend *back
 			goto fail;
 		srv->listen_fd = ret;
 	}
+	/* Everything the loop needs exists before it runs: it may be confined (seccomp) from then on. */
+	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (srv->epfd < 0 || epoll_set(srv, EPOLL_CTL_ADD, srv->sigfd) || epoll_set(srv, EPOLL_CTL_ADD, srv->listen_fd)) {
+		ret = -errno;
+		log_error("cannot set up the event loop: %s", strerror(-ret));
+		goto fail;
+	}
 	*out = srv;
 	return 0;
 fail:
@@ -240,12 +287,6 @@ fail:
 	return ret;
 }
 
-static int epoll_set(struct server *srv, int op, int fd)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
-
-	return epoll_ctl(srv->epfd, op, fd, &ev) ? -errno : 0;
-}
 
 static void end_client(struct server *srv, int why)
 {
@@ -325,24 +366,8 @@ static void accept_client(struct server *srv)
 int server_run(struct server *srv)
 {
 	struct epoll_event events[4];
-	sigset_t mask;
 	int ret = 0;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	signal(SIGPIPE, SIG_IGN);
-	if (sigprocmask(SIG_BLOCK, &mask, &srv->old_mask))
-		return -errno;
-	srv->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (srv->sigfd < 0 || srv->epfd < 0) {
-		ret = -errno;
-		log_error("cannot set up the event loop: %s", strerror(-ret));
-		return ret;
-	}
-	if ((ret = epoll_set(srv, EPOLL_CTL_ADD, srv->sigfd)) || (ret = epoll_set(srv, EPOLL_CTL_ADD, srv->listen_fd)))
-		return ret;
 	log_info("serving %s on %s", srv->ctx.backend->name, srv->socket_path ? srv->socket_path : "the inherited socket");
 
 	for (;;) {
@@ -393,10 +418,10 @@ void server_destroy(struct server *srv)
 	}
 	if (srv->epfd >= 0)
 		close(srv->epfd);
-	if (srv->sigfd >= 0) {
+	if (srv->sigfd >= 0)
 		close(srv->sigfd);
+	if (srv->signals_blocked)
 		sigprocmask(SIG_SETMASK, &srv->old_mask, NULL);
-	}
 	server_ctx_fini(&srv->ctx);
 	free(srv);
 }

@@ -24,6 +24,27 @@ static long now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Whether a socket bound at path is listening, from /proc/net/unix (connecting would make a client). */
+static bool socket_listening(const char *path)
+{
+	char line[512];
+	bool found = false;
+	FILE *f = fopen("/proc/net/unix", "r");
+
+	if (!f)
+		return true; /* no procfs: the file's presence has to do */
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned long flags;
+		char name[256] = "";
+
+		/* Num RefCount Protocol Flags Type St Inode Path; Flags 0x10000 is __SO_ACCEPTCON */
+		if (sscanf(line, "%*s %*s %*s %lx %*s %*s %*s %255s", &flags, name) == 2 && strcmp(name, path) == 0)
+			found = (flags & 0x10000) != 0;
+	}
+	fclose(f);
+	return found;
+}
+
 int proxy_start(struct proxy_proc *p, const char *const *extra_args)
 {
 	const char *bin = getenv("PROXY_BIN");
@@ -39,12 +60,21 @@ int proxy_start(struct proxy_proc *p, const char *const *extra_args)
 		return -errno;
 	snprintf(p->socket_path, sizeof(p->socket_path), "%s/sock", p->dir);
 	snprintf(p->log_path, sizeof(p->log_path), "%s/log", p->dir);
+	/* A proxy that drops to another user (--user) must still be able to remove its socket at exit. */
+	chmod(p->dir, 0777);
 	argv[n++] = bin;
 	argv[n++] = "emulate";
 	argv[n++] = "--socket-path";
 	argv[n++] = p->socket_path;
-	for (int i = 0; extra_args && extra_args[i] && n < 30; i++)
+	for (int i = 0; extra_args && extra_args[i] && n < 24; i++)
 		argv[n++] = extra_args[i];
+	/* PROXY_ARGS (space-separated) runs whole suites under extra options, e.g. --seccomp. */
+	if (getenv("PROXY_ARGS")) {
+		snprintf(p->env_args, sizeof(p->env_args), "%s", getenv("PROXY_ARGS"));
+		for (char *save = NULL, *tok = strtok_r(p->env_args, " ", &save); tok && n < 30;
+		     tok = strtok_r(NULL, " ", &save))
+			argv[n++] = tok;
+	}
 	argv[n] = NULL;
 	p->pid = fork();
 	if (p->pid < 0)
@@ -63,7 +93,7 @@ int proxy_start(struct proxy_proc *p, const char *const *extra_args)
 	while (now_ms() < deadline) {
 		struct stat st;
 
-		if (stat(p->socket_path, &st) == 0 && S_ISSOCK(st.st_mode))
+		if (stat(p->socket_path, &st) == 0 && S_ISSOCK(st.st_mode) && socket_listening(p->socket_path))
 			return 0;
 		if (!proxy_alive(p))
 			return -ECHILD;

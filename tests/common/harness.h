@@ -12,6 +12,7 @@ struct proxy_proc {
 	char dir[64];
 	char socket_path[128];
 	char log_path[128];
+	char env_args[256];
 };
 
 /* Starts `vfio-user-proxy emulate --socket-path DIR/sock` plus extra args (NULL-terminated), waits for the socket. */

@@ -1,0 +1,72 @@
+/* vfio_device.h: the VFIO backend's state, shared by its device side (vfio_device.c) and its interrupts (vfio_irqs.c). */
+#ifndef BACKEND_VFIO_DEVICE_H
+#define BACKEND_VFIO_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "backend/vfio_discover.h"
+#include "backend/vfio_iommu.h"
+
+/* The server's limits (SESSION_MAX_REGIONS, SESSION_MAX_IRQS in server/session.h; a unit test keeps them equal). */
+#define VFIO_DEV_MAX_REGIONS 16u
+#define VFIO_DEV_MAX_IRQS 8u
+
+struct vfio_region {
+	uint32_t flags;   /* as the client sees them: VFIO_REGION_INFO_FLAG_READ | _WRITE | _MMAP */
+	uint64_t size;
+	uint64_t offset;  /* the region's offset in the device fd */
+	uint8_t *caps;    /* the capability chain rebuilt for the client, or NULL */
+	size_t caps_len;
+};
+
+struct vfio_irq {
+	uint32_t flags;   /* VFIO_IRQ_INFO_* as the kernel gave them */
+	uint32_t count;
+	uint32_t enabled; /* MSI, MSI-X: vectors the kernel has enabled; 0 when the index is off */
+	/*
+	 * MSI, MSI-X when the kernel cannot resize the block in place (VFIO_IRQ_INFO_NORESIZE): the trigger
+	 * eventfds of the enabled vectors (count entries, -1 for none), kept so the block can be enabled
+	 * again larger when the client's eventfd array arrives in chunks. NULL for every other index, whose
+	 * eventfds are closed as soon as the kernel holds them.
+	 */
+	int *fds;
+};
+
+enum vfio_reset_method {
+	VFIO_RESET_NONE,
+	VFIO_RESET_DEVICE, /* VFIO_DEVICE_RESET: the device has a function-level reset */
+	VFIO_RESET_HOT,    /* VFIO_DEVICE_PCI_HOT_RESET: a bus or slot reset touching only our devices */
+};
+
+struct vfio_dev {
+	struct device_backend base;
+	struct vfio_target target;
+	struct vfio_iommu *iommu;
+	int fd; /* the device */
+	bool trap_bars;
+	enum vfio_reset_method reset;
+	uint32_t num_regions;
+	uint32_t num_irqs;
+	struct vfio_region regions[VFIO_DEV_MAX_REGIONS];
+	struct vfio_irq irqs[VFIO_DEV_MAX_IRQS];
+	/* once-per-client log lines */
+	bool told_rom_window;
+	bool told_fdless_window;
+	bool told_memlock;
+	char name[96];
+};
+
+/* vfio_irqs.c */
+/* Reads every IRQ index's info; allocates what the MSI/MSI-X indexes need. Logs its failure. */
+int vfio_irqs_init(struct vfio_dev *d);
+/* The backend's set_irqs op. */
+int vfio_irqs_set(struct device_backend *b, uint32_t flags, uint32_t index, uint32_t start, uint32_t count,
+		  const uint8_t *bools, int *fds);
+/* Turns every index off (DATA_NONE | ACTION_TRIGGER, count 0) and drops the eventfds kept. */
+void vfio_irqs_disable_all(struct vfio_dev *d);
+void vfio_irqs_fini(struct vfio_dev *d);
+
+#endif /* BACKEND_VFIO_DEVICE_H */

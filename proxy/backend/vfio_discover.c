@@ -1,0 +1,476 @@
+/* vfio_discover.c: the DEVICE argument resolved and checked against sysfs and /dev before any VFIO ioctl; every failure becomes one line saying what to do. */
+#include "backend/vfio_discover.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+
+#define CDEV_DIR "/vfio/devices/"
+#define VFIO_PCI "vfio-pci"
+
+static void why_set(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void why_set(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+}
+
+static int pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Formats a path into a PATH_MAX buffer; -ENAMETOOLONG when it does not fit. */
+static int pathf(char *buf, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, PATH_MAX, fmt, ap);
+	va_end(ap);
+	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+void vfio_paths_init(struct vfio_paths *p, const char *sysfs_root, const char *dev_root)
+{
+	if (!sysfs_root)
+		sysfs_root = getenv(VFIO_SYSFS_ROOT_ENV);
+	if (!dev_root)
+		dev_root = getenv(VFIO_DEV_ROOT_ENV);
+	snprintf(p->sysfs, sizeof(p->sysfs), "%s", sysfs_root && *sysfs_root ? sysfs_root : "/sys");
+	snprintf(p->dev, sizeof(p->dev), "%s", dev_root && *dev_root ? dev_root : "/dev");
+}
+
+/* Exactly n hex digits (n_max > n_min: between them) at *s, moved past them. */
+static int hex_field(const char **s, unsigned int n_min, unsigned int n_max, unsigned long *v)
+{
+	unsigned int n = 0;
+
+	*v = 0;
+	while (n < n_max) {
+		char c = (*s)[n];
+		int d;
+
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
+		else
+			break;
+		*v = *v * 16 + (unsigned long)d;
+		n++;
+	}
+	if (n < n_min)
+		return -EINVAL;
+	*s += n;
+	return 0;
+}
+
+int vfio_parse_bdf(const char *s, char *out, size_t out_len)
+{
+	unsigned long domain = 0, bus, slot, fn;
+	const char *p = s;
+	int colons = 0, n;
+
+	for (const char *c = s; *c; c++)
+		colons += *c == ':';
+	if (colons == 2) {
+		if (hex_field(&p, 4, 8, &domain) || *p++ != ':')
+			return -EINVAL;
+	} else if (colons != 1) {
+		return -EINVAL;
+	}
+	if (hex_field(&p, 2, 2, &bus) || *p++ != ':' || hex_field(&p, 2, 2, &slot) || *p++ != '.' ||
+	    hex_field(&p, 1, 1, &fn) || *p)
+		return -EINVAL;
+	if (slot > 0x1f || fn > 7)
+		return -EINVAL;
+	n = snprintf(out, out_len, "%04lx:%02lx:%02lx.%lx", domain, bus, slot, fn);
+	return n < 0 || (size_t)n >= out_len ? -EINVAL : 0;
+}
+
+/* The last component of a symlink's target (a driver's or a group's name): 0 or -errno. */
+static int link_basename(const char *path, char *out, size_t out_len)
+{
+	char target[PATH_MAX];
+	const char *base;
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	if (strlen(base) >= out_len)
+		return -ENAMETOOLONG;
+	strcpy(out, base);
+	return 0;
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* vfio-pci itself, or a vendor's variant of it (mlx5_vfio_pci, hisi_acc_vfio_pci, ...): the same uAPI. */
+static bool driver_is_vfio_pci(const char *drv)
+{
+	size_t n = strlen(drv);
+
+	if (strcmp(drv, VFIO_PCI) == 0)
+		return true;
+	return n > 8 && (strcmp(drv + n - 8, "vfio_pci") == 0 || strcmp(drv + n - 8, "vfio-pci") == 0);
+}
+
+/* Drivers the kernel lets share an IOMMU group with a VFIO user: they do no DMA of their own. */
+static bool driver_allowed_in_group(const char *drv)
+{
+	return driver_is_vfio_pci(drv) || strcmp(drv, "pci-stub") == 0 || strcmp(drv, "pcieport") == 0;
+}
+
+/* A path under "/sys/" (or the configured sysfs root) ending in a PCI address. */
+static int bdf_from_sysfs_path(const char *arg, char *bdf, size_t len)
+{
+	char path[PATH_MAX];
+	size_t n;
+	char *base;
+
+	if (strlen(arg) >= sizeof(path))
+		return -EINVAL;
+	strcpy(path, arg);
+	n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		path[--n] = '\0';
+	base = strrchr(path, '/');
+	if (!base)
+		return -EINVAL;
+	/* sysfs names devices by their full address: no short forms here */
+	if (vfio_parse_bdf(base + 1, bdf, len) || strchr(base + 1, ':') == strrchr(base + 1, ':'))
+		return -EINVAL;
+	return 0;
+}
+
+static bool under(const char *path, const char *root, const char *sub)
+{
+	size_t n = strlen(root);
+
+	return strncmp(path, root, n) == 0 && has_prefix(path + n, sub);
+}
+
+static int explain_cdev(const char *arg, const struct vfio_paths *p, char *why, size_t why_len)
+{
+	const char *name = strrchr(arg, '/') + 1;
+	char link[PATH_MAX], bdf[VFIO_BDF_MAX], hint[VFIO_BDF_MAX + 16];
+
+	snprintf(hint, sizeof(hint), "e.g. 0000:00:03.0");
+	if (!pathf(link, "%s/class/vfio-dev/%s/device", p->sysfs, name) && !link_basename(link, bdf, sizeof(bdf)))
+		snprintf(hint, sizeof(hint), "%s", bdf);
+	why_set(why, why_len,
+		"%s is a VFIO device cdev: the cdev/iommufd path is not supported yet (it comes with the iommufd "
+		"issue: /dev/iommu, IOMMU_IOAS_MAP); give the device's PCI address instead (%s) to use the "
+		"legacy group/container path",
+		arg, hint);
+	return -ENOTSUP;
+}
+
+/* DEVICE to a canonical PCI address. */
+static int resolve_bdf(const char *arg, const struct vfio_paths *p, char *bdf, size_t len, char *why,
+		       size_t why_len)
+{
+	if (arg[0] == '/') {
+		if (under(arg, "/dev", CDEV_DIR) || under(arg, p->dev, CDEV_DIR)) {
+			if (strrchr(arg, '/')[1] == '\0')
+				goto bad;
+			return explain_cdev(arg, p, why, why_len);
+		}
+		if ((under(arg, "/sys", "/") || under(arg, p->sysfs, "/")) &&
+		    bdf_from_sysfs_path(arg, bdf, len) == 0)
+			return 0;
+		goto bad;
+	}
+	if (vfio_parse_bdf(arg, bdf, len) == 0)
+		return 0;
+bad:
+	why_set(why, why_len,
+		"'%s' names no PCI device: give its address (0000:00:03.0, or 00:03.0 for domain 0000) or its "
+		"sysfs path (/sys/bus/pci/devices/0000:00:03.0)",
+		arg);
+	return -EINVAL;
+}
+
+static int check_group_members(const struct vfio_paths *p, const char *bdf, unsigned int group, char *why,
+			       size_t why_len)
+{
+	char dir[PATH_MAX], link[PATH_MAX], drv[VFIO_DRIVER_MAX];
+	struct dirent **ents = NULL;
+	int n, ret = 0;
+
+	if (pathf(dir, "%s/kernel/iommu_groups/%u/devices", p->sysfs, group))
+		return -ENAMETOOLONG;
+	n = scandir(dir, &ents, NULL, alphasort);
+	if (n < 0) {
+		ret = -errno;
+		why_set(why, why_len, "cannot list the devices of IOMMU group %u (%s): %s", group, dir, strerror(-ret));
+		return ret;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+		int r;
+
+		if (ret || name[0] == '.' || strcmp(name, bdf) == 0)
+			continue;
+		if (pathf(link, "%s/%s/driver", dir, name)) {
+			ret = -ENAMETOOLONG;
+			continue;
+		}
+		r = link_basename(link, drv, sizeof(drv));
+		if (r == -ENOENT || (r == 0 && driver_allowed_in_group(drv)))
+			continue;
+		if (r) {
+			why_set(why, why_len, "cannot read the driver of %s in IOMMU group %u (%s): %s", name, group,
+				link, strerror(-r));
+			ret = r;
+			continue;
+		}
+		why_set(why, why_len,
+			"IOMMU group %u also holds %s, bound to %s: VFIO takes whole groups, so bind %s to vfio-pci "
+			"too, or unbind it (echo %s > %s/%s/driver/unbind)",
+			group, name, drv, name, name, dir, name);
+		ret = -EBUSY;
+	}
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	return ret;
+}
+
+static int check_driver(const struct vfio_paths *p, const char *devdir, const char *bdf, char *drv,
+			size_t drv_len, char *why, size_t why_len)
+{
+	char link[PATH_MAX];
+	int ret;
+
+	if (pathf(link, "%s/driver", devdir))
+		return -ENAMETOOLONG;
+	ret = link_basename(link, drv, drv_len);
+	if (ret == -ENOENT) {
+		why_set(why, why_len,
+			"%s is bound to no driver: bind it to vfio-pci (echo vfio-pci > %s/driver_override; "
+			"echo %s > %s/bus/pci/drivers_probe)",
+			bdf, devdir, bdf, p->sysfs);
+		return -ENODEV;
+	}
+	if (ret) {
+		why_set(why, why_len, "cannot read the driver of %s (%s): %s", bdf, link, strerror(-ret));
+		return ret;
+	}
+	if (!driver_is_vfio_pci(drv)) {
+		why_set(why, why_len,
+			"%s is bound to %s, not vfio-pci: rebind it (echo %s > %s/driver/unbind; echo vfio-pci > "
+			"%s/driver_override; echo %s > %s/bus/pci/drivers_probe)",
+			bdf, drv, bdf, devdir, devdir, bdf, p->sysfs);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+int vfio_discover(const char *device, const struct vfio_paths *p, struct vfio_target *t, char *why,
+		  size_t why_len)
+{
+	char devdir[PATH_MAX], path[PATH_MAX], name[32];
+	struct stat st;
+	unsigned long group;
+	char *end;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	if (!device || !*device) {
+		why_set(why, why_len, "no DEVICE given: give a PCI address such as 0000:00:03.0");
+		return -EINVAL;
+	}
+	ret = resolve_bdf(device, p, t->bdf, sizeof(t->bdf), why, why_len);
+	if (ret)
+		return ret;
+
+	if (pathf(path, "%s/vfio", p->dev))
+		return -ENAMETOOLONG;
+	if (stat(path, &st)) {
+		why_set(why, why_len, "the kernel has no VFIO (%s is missing): load vfio-pci (modprobe vfio-pci)",
+			path);
+		return -ENOENT;
+	}
+
+	if (pathf(devdir, "%s/bus/pci/devices/%s", p->sysfs, t->bdf))
+		return -ENAMETOOLONG;
+	if (stat(devdir, &st)) {
+		why_set(why, why_len, "no PCI device %s (%s does not exist): lspci -D lists the addresses", t->bdf,
+			devdir);
+		return -ENODEV;
+	}
+
+	if (pathf(path, "%s/iommu_group", devdir))
+		return -ENAMETOOLONG;
+	ret = link_basename(path, name, sizeof(name));
+	if (ret == -ENOENT) {
+		why_set(why, why_len,
+			"%s has no IOMMU group: the IOMMU is off; turn on VT-d/AMD-Vi in the firmware and boot with "
+			"intel_iommu=on (or amd_iommu=on)",
+			t->bdf);
+		return -ENODEV;
+	}
+	errno = 0;
+	group = ret ? 0 : strtoul(name, &end, 10);
+	if (ret || errno || end == name || *end || group > UINT32_MAX) {
+		why_set(why, why_len, "cannot read the IOMMU group of %s (%s): %s", t->bdf, path,
+			ret ? strerror(-ret) : "not a group number");
+		return ret ? ret : -EINVAL;
+	}
+	t->group = (unsigned int)group;
+
+	ret = check_driver(p, devdir, t->bdf, t->driver, sizeof(t->driver), why, why_len);
+	if (ret)
+		return ret;
+	ret = check_group_members(p, t->bdf, t->group, why, why_len);
+	if (ret)
+		return ret;
+
+	if (pathf(path, "%s/vfio/noiommu-%u", p->dev, t->group))
+		return -ENAMETOOLONG;
+	if (stat(path, &st) == 0) {
+		why_set(why, why_len,
+			"%s is in VFIO no-IOMMU mode (%s): the proxy needs an IOMMU to confine the device's DMA; "
+			"turn the IOMMU on and reload vfio without enable_unsafe_noiommu_mode",
+			t->bdf, path);
+		return -ENOTSUP;
+	}
+	if (pathf(t->group_path, "%s/vfio/%u", p->dev, t->group) ||
+	    pathf(t->container_path, "%s/vfio/vfio", p->dev))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+void vfio_explain_open_error(const char *path, int err, const struct vfio_target *t, char *why, size_t why_len)
+{
+	bool container = t && strcmp(path, t->container_path) == 0;
+
+	switch (err) {
+	case EACCES:
+	case EPERM:
+		why_set(why, why_len,
+			"permission denied opening %s: run the proxy as root, or give its user the device node "
+			"(chown USER %s)",
+			path, path);
+		break;
+	case EBUSY:
+		if (container || !t)
+			why_set(why, why_len, "%s is busy: another process holds it; stop that process first", path);
+		else
+			why_set(why, why_len,
+				"%s is busy: another process (a VMM or another proxy) holds IOMMU group %u; stop it "
+				"first",
+				path, t->group);
+		break;
+	case ENOENT:
+	case ENODEV:
+	case ENXIO:
+		if (container)
+			why_set(why, why_len,
+				"%s is missing: the kernel's VFIO has no legacy container (CONFIG_VFIO_CONTAINER); "
+				"load vfio-pci (modprobe vfio-pci)",
+				path);
+		else if (t)
+			why_set(why, why_len,
+				"%s is missing although %s is bound to %s: check what udev made of it (ls -l %s)", path,
+				t->bdf, t->driver, path);
+		else
+			why_set(why, why_len, "%s is missing: load vfio-pci (modprobe vfio-pci)", path);
+		break;
+	default:
+		why_set(why, why_len, "cannot open %s: %s", path, strerror(err));
+		break;
+	}
+}
+
+int vfio_open_node(const char *path, const struct vfio_target *t, char *why, size_t why_len)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		int err = errno;
+
+		vfio_explain_open_error(path, err, t, why, why_len);
+		return -err;
+	}
+	return fd;
+}
+
+bool vfio_status_has_cap(const char *status, unsigned int cap)
+{
+	const char *line = status;
+	unsigned long long eff;
+	char *end;
+
+	if (cap >= 64)
+		return false;
+	while (line && *line) {
+		if (has_prefix(line, "CapEff:")) {
+			errno = 0;
+			eff = strtoull(line + strlen("CapEff:"), &end, 16);
+			if (errno || end == line + strlen("CapEff:"))
+				return false;
+			return (eff >> cap) & 1;
+		}
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return false;
+}
+
+static bool have_ipc_lock(void)
+{
+	char buf[8192];
+	ssize_t n;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return vfio_status_has_cap(buf, CAP_IPC_LOCK);
+}
+
+int vfio_memlock_check(char *why, size_t why_len)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= VFIO_MEMLOCK_MIN)
+		return 0;
+	if (have_ipc_lock())
+		return 0;
+	why_set(why, why_len,
+		"RLIMIT_MEMLOCK is %llu KiB and the proxy lacks CAP_IPC_LOCK: VFIO pins every DMA window the client "
+		"maps (all of guest RAM), so mapping fails past that; raise it (ulimit -l unlimited, or "
+		"LimitMEMLOCK=infinity in the systemd unit)",
+		(unsigned long long)rl.rlim_cur / 1024);
+	return 1;
+}

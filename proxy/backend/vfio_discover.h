@@ -1,0 +1,71 @@
+/* vfio_discover.h: from the DEVICE argument to a checked VFIO target: address forms, sysfs and /dev checks, each failure explained in one line. */
+#ifndef BACKEND_VFIO_DISCOVER_H
+#define BACKEND_VFIO_DISCOVER_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define VFIO_BDF_MAX 24         /* "dddddddd:bb:dd.f" and the NUL, with room */
+#define VFIO_DRIVER_MAX 64
+#define VFIO_WHY_MAX 768        /* one explanation line */
+#define VFIO_MEMLOCK_MIN (64ull << 20)
+
+/* Where sysfs and /dev are: "/sys" and "/dev", or what the tests (or the environment) say. */
+struct vfio_paths {
+	char sysfs[PATH_MAX];
+	char dev[PATH_MAX];
+};
+
+#define VFIO_SYSFS_ROOT_ENV "VFIO_USER_PROXY_SYSFS_ROOT"
+#define VFIO_DEV_ROOT_ENV "VFIO_USER_PROXY_DEV_ROOT"
+
+/* Each root: the argument when non-NULL, else the environment variable above, else the real one. */
+void vfio_paths_init(struct vfio_paths *p, const char *sysfs_root, const char *dev_root);
+
+/* A device that passed every check: what the IOMMU paths need to open it. */
+struct vfio_target {
+	char bdf[VFIO_BDF_MAX];          /* canonical: 0000:00:03.0 */
+	char driver[VFIO_DRIVER_MAX];    /* vfio-pci, or a vfio-pci variant driver */
+	unsigned int group;              /* IOMMU group number */
+	char group_path[PATH_MAX];       /* /dev/vfio/N */
+	char container_path[PATH_MAX];   /* /dev/vfio/vfio */
+};
+
+/*
+ * Canonical PCI address from "0000:00:03.0" or "00:03.0" (domain 0000), hex digits in either case:
+ * 0 or -EINVAL.
+ */
+int vfio_parse_bdf(const char *s, char *out, size_t out_len);
+
+/*
+ * Resolves DEVICE (a PCI address, a sysfs path of a PCI device, or a VFIO cdev path) and checks that
+ * the legacy group path can serve it: VFIO present, the device there, in an IOMMU group, bound to vfio-pci,
+ * every other device of its group bound to vfio-pci (or pci-stub, pcieport, no driver). 0, or a negative
+ * errno with why holding one line saying what is wrong and what to do:
+ *   -EINVAL  DEVICE is none of the accepted forms
+ *   -ENOTSUP a VFIO cdev path, or a device in VFIO no-IOMMU mode
+ *   -ENOENT  no VFIO in the kernel (/dev/vfio missing)
+ *   -ENODEV  no such device, or no IOMMU group
+ *   -EBUSY   the device or a device of its group is bound to another driver
+ */
+int vfio_discover(const char *device, const struct vfio_paths *p, struct vfio_target *t, char *why,
+		  size_t why_len);
+
+/*
+ * Opens a VFIO node (container or group) read-write, close-on-exec. The fd, or a negative errno with
+ * why explaining it (permission, busy, missing).
+ */
+int vfio_open_node(const char *path, const struct vfio_target *t, char *why, size_t why_len);
+/* The explanation vfio_open_node() gives for err (a positive errno) on path. */
+void vfio_explain_open_error(const char *path, int err, const struct vfio_target *t, char *why, size_t why_len);
+
+/*
+ * Whether RLIMIT_MEMLOCK will get in the way of pinning DMA windows: 1 with a warning in why when the
+ * limit is finite, below VFIO_MEMLOCK_MIN, and the process lacks CAP_IPC_LOCK; 0 otherwise.
+ */
+int vfio_memlock_check(char *why, size_t why_len);
+/* Whether a /proc/PID/status text gives the process capability cap in its effective set (CapEff). */
+bool vfio_status_has_cap(const char *status, unsigned int cap);
+
+#endif /* BACKEND_VFIO_DISCOVER_H */

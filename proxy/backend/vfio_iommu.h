@@ -1,0 +1,47 @@
+/* vfio_iommu.h: the IOMMU side of the VFIO backend behind one small ops table: the legacy container today, iommufd beside it later. */
+#ifndef BACKEND_VFIO_IOMMU_H
+#define BACKEND_VFIO_IOMMU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/vfio.h>
+
+#include "backend/vfio_discover.h"
+
+/* What the device may do with a mapping (map() prot). */
+#define VFIO_IOMMU_READ (1u << 0)  /* the device reads the memory */
+#define VFIO_IOMMU_WRITE (1u << 1) /* the device writes it */
+
+struct vfio_iommu;
+
+struct vfio_iommu_ops {
+	/* Pins [vaddr, vaddr + size) and maps it at iova. 0 or a negative errno (not logged: the caller decides). */
+	int (*map)(struct vfio_iommu *io, uint64_t iova, uint64_t size, void *vaddr, uint32_t prot);
+	/* Removes exactly the mapping made at iova with size. 0 or a negative errno. */
+	int (*unmap)(struct vfio_iommu *io, uint64_t iova, uint64_t size);
+	/* The IOVA ranges maps must stay inside (*ranges valid until close); 0 when the IOMMU did not say. */
+	uint32_t (*iova_ranges)(struct vfio_iommu *io, const struct vfio_iova_range **ranges);
+	/*
+	 * The fds that prove ownership of every device a PCI hot reset would touch (devs from
+	 * VFIO_DEVICE_GET_PCI_HOT_RESET_INFO), for VFIO_DEVICE_PCI_HOT_RESET: how many it put in fds (at most
+	 * max), or -EPERM with *foreign the index of a device that is not ours.
+	 */
+	int (*hot_reset_fds)(struct vfio_iommu *io, const struct vfio_pci_dependent_device *devs, uint32_t n,
+			     int32_t *fds, uint32_t max, uint32_t *foreign);
+	/* Releases everything: the device fd must be closed before. */
+	void (*close)(struct vfio_iommu *io);
+};
+
+struct vfio_iommu {
+	const struct vfio_iommu_ops *ops;
+	const char *name; /* for the log: "legacy VFIO container (type1v2 IOMMU)" */
+};
+
+/*
+ * Each path opens the device its own way and hands back the device fd with the IOMMU context; they log
+ * their own failures (one line) and return a negative errno.
+ */
+int vfio_container_open(const struct vfio_target *t, struct vfio_iommu **out, int *device_fd);
+
+#endif /* BACKEND_VFIO_IOMMU_H */

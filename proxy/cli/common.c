@@ -1,0 +1,179 @@
+/* common.c: the serving subcommands' shared options (socket, fd, client timeout, log level) and their serve loop. */
+#include "cli/common.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "util/sandbox.h"
+
+int cli_parse_int(const char *s, int min, int max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < min || v > max)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+/* A user or group given by name or number. */
+static int parse_id(const char *arg, bool group, unsigned int *out)
+{
+	int n;
+
+	if (cli_parse_int(arg, 0, 0x7fffffff, &n) == 0) {
+		*out = (unsigned int)n;
+		return 0;
+	}
+	if (group) {
+		struct group *g = getgrnam(arg);
+
+		if (!g)
+			return -ENOENT;
+		*out = g->gr_gid;
+	} else {
+		struct passwd *p = getpwnam(arg);
+
+		if (!p)
+			return -ENOENT;
+		*out = p->pw_uid;
+	}
+	return 0;
+}
+
+static int add_id(const struct cli_serve *c, const char *opt, const char *arg, bool group, unsigned int *list,
+		  unsigned int *n)
+{
+	if (*n == SERVER_MAX_ALLOWED_IDS) {
+		fprintf(stderr, "%s: at most %d %s options\n", c->prog, SERVER_MAX_ALLOWED_IDS, opt);
+		return -1;
+	}
+	if (parse_id(arg, group, &list[*n])) {
+		fprintf(stderr, "%s: %s %s: no such %s\n", c->prog, opt, arg, group ? "group" : "user");
+		return -1;
+	}
+	(*n)++;
+	return 1;
+}
+
+void cli_serve_init(struct cli_serve *c, const char *prog)
+{
+	memset(c, 0, sizeof(*c));
+	c->prog = prog;
+	server_options_init(&c->server);
+}
+
+int cli_serve_option(struct cli_serve *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case CLI_OPT_SOCKET_PATH:
+		c->server.socket_path = arg;
+		return 1;
+	case CLI_OPT_FD:
+		if (cli_parse_int(arg, 0, 65535, &c->server.listen_fd)) {
+			fprintf(stderr, "%s: --fd needs a file descriptor number, not '%s'\n", c->prog, arg);
+			return -1;
+		}
+		return 1;
+	case CLI_OPT_CLIENT_TIMEOUT:
+		if (cli_parse_int(arg, 1, 3600000, &c->server.send_timeout_ms)) {
+			fprintf(stderr, "%s: --client-timeout needs milliseconds (1-3600000)\n", c->prog);
+			return -1;
+		}
+		return 1;
+	case CLI_OPT_LOG_LEVEL:
+		if (log_parse_level(arg, &log_threshold)) {
+			fprintf(stderr, "%s: unknown log level '%s'; use error, warn, info or debug\n", c->prog, arg);
+			return -1;
+		}
+		return 1;
+	case CLI_OPT_SOCKET_MODE: {
+		char *end;
+		long mode = strtol(arg, &end, 8);
+
+		if (*end || end == arg || mode <= 0 || mode > 0777) {
+			fprintf(stderr, "%s: --socket-mode needs octal permission bits such as 0660, not '%s'\n", c->prog,
+				arg);
+			return -1;
+		}
+		c->server.socket_mode = (mode_t)mode;
+		return 1;
+	}
+	case CLI_OPT_SOCKET_GROUP: {
+		unsigned int gid;
+
+		if (parse_id(arg, true, &gid)) {
+			fprintf(stderr, "%s: --socket-group %s: no such group\n", c->prog, arg);
+			return -1;
+		}
+		c->server.socket_gid = gid;
+		c->server.set_socket_gid = true;
+		return 1;
+	}
+	case CLI_OPT_ALLOW_UID:
+		return add_id(c, "--allow-uid", arg, false, c->server.allow_uid, &c->server.n_allow_uid);
+	case CLI_OPT_ALLOW_GID:
+		return add_id(c, "--allow-gid", arg, true, c->server.allow_gid, &c->server.n_allow_gid);
+	case CLI_OPT_USER:
+		c->user = arg;
+		return 1;
+	case CLI_OPT_SECCOMP:
+		c->seccomp = true;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int cli_serve_check(const struct cli_serve *c)
+{
+	if (!c->server.socket_path == (c->server.listen_fd < 0)) {
+		fprintf(stderr, "%s: give exactly one of --socket-path PATH or --fd N\n", c->prog);
+		return -1;
+	}
+	return 0;
+}
+
+void cli_serve_usage(FILE *out)
+{
+	fprintf(out,
+		"  --socket-path PATH    create and listen on the UNIX socket PATH (removed at exit)\n"
+		"  --fd N                listen on the inherited listening socket N instead\n"
+		"  --client-timeout MS   drop a client that leaves our messages unread this long (default 5000)\n"
+		"  --log-level LEVEL     error, warn, info or debug\n"
+		"  --socket-mode MODE    permission bits of the created socket, e.g. 0660\n"
+		"  --socket-group GROUP  group of the created socket\n"
+		"  --allow-uid USER      only this user may connect (repeatable; checked with SO_PEERCRED)\n"
+		"  --allow-gid GROUP     only members of this primary group may connect (repeatable)\n"
+		"  --user USER           once the device is open and the socket listens, run as USER\n"
+		"  --seccomp             then allow only the system calls the serving loop needs\n");
+}
+
+int cli_serve_run(const struct cli_serve *c, struct device_backend *backend)
+{
+	struct server *srv;
+	int ret;
+
+	ret = server_create(&c->server, backend, &srv);
+	if (ret) {
+		backend->ops->destroy(backend);
+		return 1;
+	}
+	/* Least privilege from here on: the device is open and the socket listens. */
+	if ((c->user && sandbox_drop_to_user(c->user)) || (c->seccomp && sandbox_enter_seccomp())) {
+		server_destroy(srv);
+		backend->ops->destroy(backend);
+		return 1;
+	}
+	ret = server_run(srv);
+	server_destroy(srv);
+	backend->ops->destroy(backend);
+	return ret ? 1 : 0;
+}

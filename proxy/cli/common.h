@@ -1,0 +1,65 @@
+/* common.h: what the serving subcommands (emulate, export) share: the server's command-line options and serving a backend until a signal. */
+#ifndef CLI_COMMON_H
+#define CLI_COMMON_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "backend/backend.h"
+#include "server/server.h"
+
+/* getopt_long values of the shared options; a command numbers its own long-only options from CLI_OPT_CMD. */
+enum cli_opt {
+	CLI_OPT_HELP = 'h',
+	CLI_OPT_SOCKET_PATH = 0x100,
+	CLI_OPT_FD,
+	CLI_OPT_CLIENT_TIMEOUT,
+	CLI_OPT_LOG_LEVEL,
+	CLI_OPT_SOCKET_MODE,
+	CLI_OPT_SOCKET_GROUP,
+	CLI_OPT_ALLOW_UID,
+	CLI_OPT_ALLOW_GID,
+	CLI_OPT_USER,
+	CLI_OPT_SECCOMP,
+	CLI_OPT_CMD = 0x200,
+};
+
+/* The shared entries of a serving command's getopt_long table; its own entries and the terminator follow. */
+#define CLI_SERVE_OPTIONS                                                      \
+	{ "help", no_argument, NULL, CLI_OPT_HELP },                           \
+	{ "socket-path", required_argument, NULL, CLI_OPT_SOCKET_PATH },       \
+	{ "fd", required_argument, NULL, CLI_OPT_FD },                         \
+	{ "client-timeout", required_argument, NULL, CLI_OPT_CLIENT_TIMEOUT }, \
+	{ "log-level", required_argument, NULL, CLI_OPT_LOG_LEVEL },           \
+	{ "socket-mode", required_argument, NULL, CLI_OPT_SOCKET_MODE },       \
+	{ "socket-group", required_argument, NULL, CLI_OPT_SOCKET_GROUP },     \
+	{ "allow-uid", required_argument, NULL, CLI_OPT_ALLOW_UID },           \
+	{ "allow-gid", required_argument, NULL, CLI_OPT_ALLOW_GID },           \
+	{ "user", required_argument, NULL, CLI_OPT_USER },                     \
+	{ "seccomp", no_argument, NULL, CLI_OPT_SECCOMP }
+
+struct cli_serve {
+	const char *prog; /* "vfio-user-proxy emulate": the prefix of every message */
+	struct server_options server;
+	const char *user; /* --user: drop to it once the device is open and the socket listens */
+	bool seccomp;     /* --seccomp: then allow only the serving loop's system calls */
+};
+
+void cli_serve_init(struct cli_serve *c, const char *prog);
+/*
+ * One option getopt_long returned: 1 when it is a shared one (handled), 0 when it is the command's own
+ * (--help included: the usage is the command's), -1 for a bad value (said on stderr; exit with 2).
+ */
+int cli_serve_option(struct cli_serve *c, int opt, const char *arg);
+/* After the options: exactly one of --socket-path and --fd. 0, or -1 (said on stderr; exit with 2). */
+int cli_serve_check(const struct cli_serve *c);
+/* The shared options' lines, for a command's --help. */
+void cli_serve_usage(FILE *out);
+/* Serves backend to one client at a time until SIGTERM or SIGINT, then destroys it. Returns the exit code. */
+int cli_serve_run(const struct cli_serve *c, struct device_backend *backend);
+
+/* A decimal int in [min, max]: 0 or -EINVAL. */
+int cli_parse_int(const char *s, int min, int max, int *out);
+
+#endif /* CLI_COMMON_H */

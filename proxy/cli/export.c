@@ -1,0 +1,107 @@
+/* export.c: `vfio-user-proxy export`: serve a real PCI device bound to vfio-pci on a vfio-user socket. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+
+#define PROG "vfio-user-proxy export"
+
+enum { OPT_TRAP_BARS = CLI_OPT_CMD, OPT_IOMMU };
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vfio-user-proxy export DEVICE (--socket-path PATH | --fd N) [options]\n"
+		"\n"
+		"Serve a real PCI device bound to vfio-pci to one vfio-user client at a time: its regions,\n"
+		"interrupts, reset and DMA go to the device through the kernel's VFIO.\n"
+		"\n"
+		"DEVICE is the device's PCI address (0000:00:03.0, or 00:03.0 for domain 0000) or its sysfs path\n"
+		"(/sys/bus/pci/devices/0000:00:03.0). Bind it, and every device of its IOMMU group, to vfio-pci\n"
+		"first:\n"
+		"  echo vfio-pci > /sys/bus/pci/devices/DEVICE/driver_override\n"
+		"  echo DEVICE > /sys/bus/pci/drivers_probe\n"
+		"\n"
+		"  --trap-bars           never hand the client the device fd: every BAR access goes through the\n"
+		"                        proxy (slower, but the client gets no handle on the device's VFIO ioctls)\n"
+		"  --iommu legacy        the IOMMU path: legacy (/dev/vfio/vfio container, type1v2 IOMMU), the\n"
+		"                        default\n");
+	cli_serve_usage(out);
+	fprintf(out,
+		"\n"
+		"The device DMAs straight into the client's memory, so the VMM must share guest RAM, e.g. QEMU's\n"
+		"-object memory-backend-memfd,id=mem,size=1G,share=on -machine memory-backend=mem; and VFIO pins it:\n"
+		"run as root (CAP_IPC_LOCK) or raise the locked-memory limit (ulimit -l unlimited).\n");
+}
+
+static int parse_iommu(const char *s, enum vfio_iommu_kind *out)
+{
+	if (strcmp(s, "legacy") == 0) {
+		*out = VFIO_IOMMU_KIND_LEGACY;
+		return 0;
+	}
+	if (strcmp(s, "iommufd") == 0)
+		fprintf(stderr,
+			PROG ": --iommu iommufd is not supported yet (it comes with the iommufd issue: /dev/iommu, "
+			     "IOMMU_IOAS_MAP); use --iommu legacy\n");
+	else
+		fprintf(stderr, PROG ": unknown IOMMU path '%s'; use --iommu legacy\n", s);
+	return -1;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_SERVE_OPTIONS,
+		{ "trap-bars", no_argument, NULL, OPT_TRAP_BARS },
+		{ "iommu", required_argument, NULL, OPT_IOMMU },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vfio_backend_options vo = { .iommu = VFIO_IOMMU_KIND_LEGACY };
+	struct device_backend *backend;
+	struct cli_serve cs;
+	int c, ret;
+
+	cli_serve_init(&cs, PROG);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		ret = cli_serve_option(&cs, c, optarg);
+		if (ret < 0)
+			return 2;
+		if (ret > 0)
+			continue;
+		switch (c) {
+		case CLI_OPT_HELP:
+			usage(stdout);
+			return 0;
+		case OPT_TRAP_BARS:
+			vo.trap_bars = true;
+			break;
+		case OPT_IOMMU:
+			if (parse_iommu(optarg, &vo.iommu))
+				return 2;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr,
+			PROG ": give the DEVICE to export: its PCI address (e.g. 0000:00:03.0) or sysfs path\n");
+		return 2;
+	}
+	vo.device = argv[optind++];
+	if (optind < argc) {
+		fprintf(stderr, PROG ": unexpected argument '%s' (one DEVICE only)\n", argv[optind]);
+		return 2;
+	}
+	if (cli_serve_check(&cs))
+		return 2;
+	/* The backend says what is wrong with the device, in one line. */
+	if (vfio_backend_create(&vo, &backend))
+		return 1;
+	return cli_serve_run(&cs, backend);
+}

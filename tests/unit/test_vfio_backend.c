@@ -1,0 +1,1228 @@
+/* test_vfio_backend.c: the VFIO backend end to end against a fake VFIO kernel (ioctl() defined here, 6.1 semantics; a memfd as the device fd; fake sysfs), alone and through the real server and client library. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/pci_regs.h>
+
+#include "backend/backend.h"
+#include "client/client.h"
+#include "server/dma_table.h"
+#include "server/server.h"
+#include "util/log.h"
+
+#define BDF "0000:00:03.0"
+#define GROUP 7
+#define REGION_SHIFT 40
+#define REGION9 9
+#define MAX_CALLS 128
+#define MAX_MAPS 32
+#define MAX_VEC 64
+#define DEV_MEMFD_NAME "fake-vfio-device"
+
+struct fake_region {
+	uint32_t flags;
+	uint64_t size;
+	uint8_t caps[256]; /* the chain as the kernel copies it out: offsets from the info struct's start */
+	size_t caps_len;
+};
+
+struct set_call {
+	uint32_t flags, index, start, count;
+	int32_t fds[MAX_VEC];
+};
+
+struct fake_map {
+	uint64_t iova, size, vaddr;
+	uint32_t flags;
+};
+
+/* The fake kernel: the device as a test sets it up, and what the proxy did to it. */
+static struct fake {
+	char root[PATH_MAX];
+	uint32_t dev_flags;
+	uint32_t num_regions, num_irqs;
+	struct fake_region regions[16];
+	uint32_t irq_count[8], irq_flags[8];
+	bool viable, type1v2;
+	uint32_t hot_groups[4]; /* groups of the devices a hot reset touches; n_hot 0: no hot reset */
+	uint32_t n_hot;
+	int map_errno;
+
+	bool container_set, iommu_set;
+	struct set_call calls[MAX_CALLS];
+	unsigned int ncalls;
+	int irq_type; /* the enabled MSI/MSI-X/INTx index, -1 */
+	uint32_t num_ctx;
+	int ctx[MAX_VEC]; /* the kernel's references to the trigger eventfds */
+	struct fake_map maps[MAX_MAPS];
+	unsigned int nmaps, map_calls, unmap_calls;
+	unsigned int resets, hot_resets;
+} fk;
+
+static const struct vfio_iova_range fake_ranges[2] = { { 0, 0xfedfffff }, { 0xfef00000, 0xffffffffffffull } };
+
+/* ---- the fake kernel ---- */
+
+enum fd_kind { FD_OTHER, FD_CONTAINER, FD_GROUP, FD_DEVICE, FD_EVENTFD };
+
+static enum fd_kind fd_kind(int fd)
+{
+	char link[64], target[PATH_MAX], want[PATH_MAX + 32];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return FD_OTHER;
+	target[n] = '\0';
+	if (strstr(target, "memfd:" DEV_MEMFD_NAME))
+		return FD_DEVICE;
+	if (strcmp(target, "anon_inode:[eventfd]") == 0)
+		return FD_EVENTFD;
+	snprintf(want, sizeof(want), "%s/dev/vfio/vfio", fk.root);
+	if (strcmp(target, want) == 0)
+		return FD_CONTAINER;
+	snprintf(want, sizeof(want), "%s/dev/vfio/%d", fk.root, GROUP);
+	if (strcmp(target, want) == 0)
+		return FD_GROUP;
+	return FD_OTHER;
+}
+
+static void put_cap_hdr(uint8_t *p, uint16_t id, uint32_t next)
+{
+	struct vfio_info_cap_header h = { .id = id, .version = 1, .next = next };
+
+	memcpy(p, &h, sizeof(h));
+}
+
+static int container_ioctl(unsigned long req, void *arg)
+{
+	switch (req) {
+	case VFIO_GET_API_VERSION:
+		return VFIO_API_VERSION;
+	case VFIO_CHECK_EXTENSION:
+		return (unsigned long)arg == VFIO_TYPE1v2_IOMMU && fk.type1v2;
+	case VFIO_SET_IOMMU:
+		if (!fk.container_set || (unsigned long)arg != VFIO_TYPE1v2_IOMMU)
+			return -EINVAL;
+		fk.iommu_set = true;
+		return 0;
+	case VFIO_IOMMU_GET_INFO: {
+		struct vfio_iommu_type1_info *i = arg;
+		const size_t caps = 16 + sizeof(fake_ranges);
+		uint8_t *cap = (uint8_t *)arg + sizeof(*i);
+		uint32_t nr[2] = { 2, 0 };
+
+		if (!fk.iommu_set || i->argsz < offsetof(struct vfio_iommu_type1_info, cap_offset))
+			return -EINVAL;
+		i->flags = VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS;
+		i->iova_pgsizes = 0x40201000;
+		i->cap_offset = 0;
+		if (i->argsz < sizeof(*i) + caps) {
+			i->argsz = (uint32_t)(sizeof(*i) + caps);
+			return 0;
+		}
+		put_cap_hdr(cap, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, 0);
+		memcpy(cap + 8, nr, sizeof(nr));
+		memcpy(cap + 16, fake_ranges, sizeof(fake_ranges));
+		i->cap_offset = sizeof(*i);
+		return 0;
+	}
+	case VFIO_IOMMU_MAP_DMA: {
+		struct vfio_iommu_type1_dma_map *m = arg;
+		bool inside = false;
+
+		fk.map_calls++;
+		if (m->argsz < sizeof(*m) || !(m->flags & (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)))
+			return -EINVAL;
+		for (int i = 0; i < 2; i++)
+			inside |= m->iova >= fake_ranges[i].start && m->iova + m->size - 1 <= fake_ranges[i].end;
+		if (!inside)
+			return -EINVAL;
+		if (fk.map_errno)
+			return -fk.map_errno;
+		assert_true(fk.nmaps < MAX_MAPS);
+		fk.maps[fk.nmaps++] = (struct fake_map){ m->iova, m->size, m->vaddr, m->flags };
+		return 0;
+	}
+	case VFIO_IOMMU_UNMAP_DMA: {
+		struct vfio_iommu_type1_dma_unmap *u = arg;
+		uint64_t size = u->size;
+
+		fk.unmap_calls++;
+		u->size = 0;
+		for (unsigned int i = 0; i < fk.nmaps; i++) {
+			if (fk.maps[i].iova == u->iova && fk.maps[i].size == size) {
+				fk.maps[i] = fk.maps[--fk.nmaps];
+				u->size = size;
+				break;
+			}
+		}
+		return 0;
+	}
+	default:
+		return -ENOTTY;
+	}
+}
+
+static void write_config(int fd, uint32_t off, const void *v, size_t len)
+{
+	assert_int_equal(pwrite(fd, v, len, ((off_t)VFIO_PCI_CONFIG_REGION_INDEX << REGION_SHIFT) + off), (ssize_t)len);
+}
+
+static uint16_t read_command(int fd)
+{
+	uint16_t cmd;
+
+	assert_int_equal(pread(fd, &cmd, 2, ((off_t)VFIO_PCI_CONFIG_REGION_INDEX << REGION_SHIFT) + PCI_COMMAND), 2);
+	return cmd;
+}
+
+static int new_device_fd(void)
+{
+	const uint16_t ids[2] = { 0x1234, 0x11e8 }, sub[2] = { 0x1af4, 0x1100 };
+	const uint16_t cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	int fd = memfd_create(DEV_MEMFD_NAME, MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	write_config(fd, PCI_VENDOR_ID, ids, sizeof(ids));
+	write_config(fd, PCI_COMMAND, &cmd, sizeof(cmd));
+	write_config(fd, PCI_SUBSYSTEM_VENDOR_ID, sub, sizeof(sub));
+	return fd;
+}
+
+static int group_ioctl(unsigned long req, void *arg)
+{
+	switch (req) {
+	case VFIO_GROUP_GET_STATUS: {
+		struct vfio_group_status *s = arg;
+
+		if (s->argsz < sizeof(*s))
+			return -EINVAL;
+		s->flags = (fk.viable ? VFIO_GROUP_FLAGS_VIABLE : 0) |
+			   (fk.container_set ? VFIO_GROUP_FLAGS_CONTAINER_SET : 0);
+		return 0;
+	}
+	case VFIO_GROUP_SET_CONTAINER:
+		if (fd_kind(*(int *)arg) != FD_CONTAINER)
+			return -EBADF;
+		if (fk.container_set)
+			return -EBUSY;
+		fk.container_set = true;
+		return 0;
+	case VFIO_GROUP_GET_DEVICE_FD:
+		if (!fk.iommu_set)
+			return -EINVAL;
+		if (strcmp(arg, BDF) != 0)
+			return -ENODEV;
+		return new_device_fd();
+	default:
+		return -ENOTTY;
+	}
+}
+
+static void fake_disable_msi(void)
+{
+	for (uint32_t i = 0; i < MAX_VEC; i++) {
+		if (fk.ctx[i] >= 0)
+			close(fk.ctx[i]);
+		fk.ctx[i] = -1;
+	}
+	fk.num_ctx = 0;
+	fk.irq_type = -1;
+}
+
+/* vfio_msi_set_block(): vectors inside the enabled block, or beyond it when the index can grow. */
+static int fake_set_block(uint32_t index, uint32_t start, uint32_t count, const int32_t *fds)
+{
+	if (start + count > fk.num_ctx) {
+		if (fk.irq_flags[index] & VFIO_IRQ_INFO_NORESIZE)
+			return -EINVAL;
+		fk.num_ctx = start + count; /* dynamic MSI-X (6.5+) */
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		int32_t fd = fds[i];
+
+		if (fd >= 0 && fd_kind(fd) != FD_EVENTFD) {
+			for (uint32_t j = 0; j < i; j++) {
+				close(fk.ctx[start + j]);
+				fk.ctx[start + j] = -1;
+			}
+			return -EINVAL;
+		}
+		if (fk.ctx[start + i] >= 0)
+			close(fk.ctx[start + i]);
+		fk.ctx[start + i] = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+	}
+	return 0;
+}
+
+static int fake_set_irqs(struct vfio_irq_set *s)
+{
+	uint32_t data = s->flags & VFIO_IRQ_SET_DATA_TYPE_MASK, action = s->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
+	size_t dsize = data == VFIO_IRQ_SET_DATA_BOOL ? 1 : data == VFIO_IRQ_SET_DATA_EVENTFD ? 4 : 0;
+	const int32_t *fds = (const int32_t *)s->data;
+	struct set_call *c;
+	uint32_t max;
+	int ret;
+
+	if (s->argsz < sizeof(*s) || s->index >= fk.num_irqs ||
+	    (s->flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)))
+		return -EINVAL;
+	max = fk.irq_count[s->index];
+	if (s->start >= max || s->start + s->count > max)
+		return -EINVAL;
+	if (s->argsz - sizeof(*s) < s->count * dsize || s->count > MAX_VEC)
+		return -EINVAL;
+	assert_true(fk.ncalls < MAX_CALLS);
+	c = &fk.calls[fk.ncalls++];
+	*c = (struct set_call){ .flags = s->flags, .index = s->index, .start = s->start, .count = s->count };
+	if (data == VFIO_IRQ_SET_DATA_EVENTFD)
+		memcpy(c->fds, fds, s->count * sizeof(int32_t));
+
+	switch (s->index) {
+	case VFIO_PCI_MSI_IRQ_INDEX:
+	case VFIO_PCI_MSIX_IRQ_INDEX:
+		if (action != VFIO_IRQ_SET_ACTION_TRIGGER)
+			return -ENOTTY;
+		if (fk.irq_type == (int)s->index && s->count == 0 && data == VFIO_IRQ_SET_DATA_NONE) {
+			fake_disable_msi();
+			return 0;
+		}
+		if (fk.irq_type != -1 && fk.irq_type != (int)s->index)
+			return -EINVAL;
+		if (data == VFIO_IRQ_SET_DATA_EVENTFD) {
+			if (fk.irq_type == (int)s->index)
+				return fake_set_block(s->index, s->start, s->count, fds);
+			fk.irq_type = (int)s->index;
+			fk.num_ctx = s->start + s->count;
+			ret = fake_set_block(s->index, s->start, s->count, fds);
+			if (ret)
+				fake_disable_msi();
+			return ret;
+		}
+		return fk.irq_type == (int)s->index && s->start + s->count <= fk.num_ctx ? 0 : -EINVAL;
+	case VFIO_PCI_INTX_IRQ_INDEX:
+		if (action != VFIO_IRQ_SET_ACTION_TRIGGER)
+			return 0;
+		if (fk.irq_type == VFIO_PCI_INTX_IRQ_INDEX && s->count == 0 && data == VFIO_IRQ_SET_DATA_NONE) {
+			fake_disable_msi();
+			return 0;
+		}
+		if ((fk.irq_type != -1 && fk.irq_type != VFIO_PCI_INTX_IRQ_INDEX) || s->start != 0 || s->count != 1)
+			return -EINVAL;
+		if (data == VFIO_IRQ_SET_DATA_EVENTFD) {
+			if (fds[0] < 0) {
+				fake_disable_msi();
+				return 0;
+			}
+			fk.irq_type = VFIO_PCI_INTX_IRQ_INDEX;
+			fk.num_ctx = 1;
+			return fake_set_block(s->index, 0, 1, fds);
+		}
+		return 0;
+	default:
+		return 0; /* ERR, REQ */
+	}
+}
+
+static int device_ioctl(int fd, unsigned long req, void *arg)
+{
+	switch (req) {
+	case VFIO_DEVICE_GET_INFO: {
+		struct vfio_device_info *i = arg;
+
+		if (i->argsz < offsetof(struct vfio_device_info, cap_offset))
+			return -EINVAL;
+		i->flags = fk.dev_flags;
+		i->num_regions = fk.num_regions;
+		i->num_irqs = fk.num_irqs;
+		return 0;
+	}
+	case VFIO_DEVICE_GET_REGION_INFO: {
+		struct vfio_region_info *i = arg;
+		const struct fake_region *r;
+
+		if (i->argsz < sizeof(*i) || i->index >= fk.num_regions)
+			return -EINVAL;
+		r = &fk.regions[i->index];
+		i->flags = r->flags;
+		i->size = r->size;
+		i->offset = (uint64_t)i->index << REGION_SHIFT;
+		i->cap_offset = 0;
+		if (r->caps_len) {
+			i->flags |= VFIO_REGION_INFO_FLAG_CAPS;
+			if (i->argsz < sizeof(*i) + r->caps_len) {
+				i->argsz = (uint32_t)(sizeof(*i) + r->caps_len);
+			} else {
+				memcpy((uint8_t *)arg + sizeof(*i), r->caps + sizeof(*i), r->caps_len);
+				i->cap_offset = sizeof(*i);
+			}
+		}
+		return 0;
+	}
+	case VFIO_DEVICE_GET_IRQ_INFO: {
+		struct vfio_irq_info *i = arg;
+
+		if (i->argsz < sizeof(*i) || i->index >= fk.num_irqs)
+			return -EINVAL;
+		i->flags = fk.irq_flags[i->index];
+		i->count = fk.irq_count[i->index];
+		return 0;
+	}
+	case VFIO_DEVICE_SET_IRQS:
+		return fake_set_irqs(arg);
+	case VFIO_DEVICE_RESET:
+		if (!(fk.dev_flags & VFIO_DEVICE_FLAGS_RESET))
+			return -EINVAL;
+		fk.resets++;
+		return 0;
+	case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: {
+		struct vfio_pci_hot_reset_info *i = arg;
+
+		if (i->argsz < sizeof(*i))
+			return -EINVAL;
+		if (!fk.n_hot)
+			return -ENODEV;
+		i->count = fk.n_hot;
+		if (i->argsz < sizeof(*i) + fk.n_hot * sizeof(i->devices[0]))
+			return -ENOSPC;
+		for (uint32_t k = 0; k < fk.n_hot; k++)
+			i->devices[k] = (struct vfio_pci_dependent_device){ .group_id = fk.hot_groups[k],
+									    .devfn = (uint8_t)((3 + k) << 3) };
+		return 0;
+	}
+	case VFIO_DEVICE_PCI_HOT_RESET: {
+		struct vfio_pci_hot_reset *r = arg;
+
+		if (r->argsz < sizeof(*r) + r->count * sizeof(int32_t) || r->count == 0)
+			return -EINVAL;
+		for (uint32_t k = 0; k < r->count; k++)
+			if (fd_kind(r->group_fds[k]) != FD_GROUP)
+				return -EINVAL;
+		fk.hot_resets++;
+		return 0;
+	}
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* Every ioctl of the process comes here: VFIO ones are answered by the fake, the rest go to the kernel. */
+int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+	int ret;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	switch (fd_kind(fd)) {
+	case FD_CONTAINER:
+		ret = container_ioctl(req, arg);
+		break;
+	case FD_GROUP:
+		ret = group_ioctl(req, arg);
+		break;
+	case FD_DEVICE:
+		ret = device_ioctl(fd, req, arg);
+		break;
+	default:
+		return (int)syscall(SYS_ioctl, fd, req, arg);
+	}
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	return ret;
+}
+
+/* ---- the fake device and its sysfs ---- */
+
+static size_t put_sparse(uint8_t *caps, size_t off, uint32_t next, uint32_t nr, const uint64_t *areas)
+{
+	uint32_t nr_res[2] = { nr, 0 };
+
+	put_cap_hdr(caps + off, VFIO_REGION_INFO_CAP_SPARSE_MMAP, next);
+	memcpy(caps + off + 8, nr_res, sizeof(nr_res));
+	memcpy(caps + off + 16, areas, nr * 16);
+	return 16 + nr * 16;
+}
+
+static void fake_defaults(void)
+{
+	static const uint64_t bar0_areas[4] = { 0, 0x1000, 0x2000, 0xfe000 };
+	struct fake_region *r;
+	uint32_t type[2] = { 0x80001af4, 3 };
+
+	memset(&fk, 0, sizeof(fk));
+	fk.dev_flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
+	fk.num_regions = REGION9 + 1;
+	fk.num_irqs = VFIO_PCI_NUM_IRQS;
+	fk.viable = true;
+	fk.type1v2 = true;
+	fk.irq_type = -1;
+	for (int i = 0; i < MAX_VEC; i++)
+		fk.ctx[i] = -1;
+
+	/* BAR0: 1 MiB, mmappable but for the page at 0x1000, MSI-X mappable */
+	r = &fk.regions[VFIO_PCI_BAR0_REGION_INDEX];
+	r->flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE | VFIO_REGION_INFO_FLAG_MMAP;
+	r->size = 1 << 20;
+	r->caps_len = put_sparse(r->caps, 32, 80, 2, bar0_areas);
+	put_cap_hdr(r->caps + 80, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, 0);
+	r->caps_len += 8;
+	/* BAR2: 16 KiB, mmappable, no capabilities */
+	r = &fk.regions[VFIO_PCI_BAR2_REGION_INDEX];
+	r->flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE | VFIO_REGION_INFO_FLAG_MMAP;
+	r->size = 0x4000;
+	/* ROM, config */
+	fk.regions[VFIO_PCI_ROM_REGION_INDEX] =
+		(struct fake_region){ .flags = VFIO_REGION_INFO_FLAG_READ, .size = 0x10000 };
+	fk.regions[VFIO_PCI_CONFIG_REGION_INDEX] =
+		(struct fake_region){ .flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE, .size = 4096 };
+	/* a device-specific region with its type */
+	r = &fk.regions[REGION9];
+	r->flags = VFIO_REGION_INFO_FLAG_READ;
+	r->size = 0x1000;
+	put_cap_hdr(r->caps + 32, VFIO_REGION_INFO_CAP_TYPE, 0);
+	memcpy(r->caps + 40, type, sizeof(type));
+	r->caps_len = 16;
+
+	fk.irq_count[VFIO_PCI_INTX_IRQ_INDEX] = 1;
+	fk.irq_flags[VFIO_PCI_INTX_IRQ_INDEX] =
+		VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
+	fk.irq_count[VFIO_PCI_MSI_IRQ_INDEX] = 1;
+	fk.irq_flags[VFIO_PCI_MSI_IRQ_INDEX] = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE;
+	fk.irq_count[VFIO_PCI_MSIX_IRQ_INDEX] = 32;
+	fk.irq_flags[VFIO_PCI_MSIX_IRQ_INDEX] = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE;
+	fk.irq_count[VFIO_PCI_ERR_IRQ_INDEX] = 1;
+	fk.irq_flags[VFIO_PCI_ERR_IRQ_INDEX] = VFIO_IRQ_INFO_EVENTFD;
+	fk.irq_count[VFIO_PCI_REQ_IRQ_INDEX] = 1;
+	fk.irq_flags[VFIO_PCI_REQ_IRQ_INDEX] = VFIO_IRQ_INFO_EVENTFD;
+}
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Runs a shell command built from fmt (tree set-up only). */
+static void sh(const char *fmt, ...)
+{
+	char cmd[4 * PATH_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	assert_true(n > 0 && (size_t)n < sizeof(cmd));
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The device in sysfs, in IOMMU group GROUP, bound to driver; /dev/vfio with the container and the group. */
+static void fake_tree(const char *driver)
+{
+	const char *r = fk.root;
+
+	sh("cd %s && mkdir -p sys/devices/pci0000:00/%s sys/bus/pci/devices sys/bus/pci/drivers/%s "
+	   "sys/kernel/iommu_groups/%d/devices dev/vfio && touch dev/vfio/vfio dev/vfio/%d && "
+	   "ln -s ../../../devices/pci0000:00/%s sys/bus/pci/devices/%s && "
+	   "ln -s ../../../bus/pci/drivers/%s sys/devices/pci0000:00/%s/driver && "
+	   "ln -s ../../../kernel/iommu_groups/%d sys/devices/pci0000:00/%s/iommu_group && "
+	   "ln -s ../../../../devices/pci0000:00/%s sys/kernel/iommu_groups/%d/devices/%s",
+	   r, BDF, driver, GROUP, GROUP, BDF, BDF, driver, BDF, GROUP, BDF, BDF, GROUP, BDF);
+}
+
+/* ---- fixture ---- */
+
+struct fixture {
+	struct device_backend *b;
+	int fds_before;
+};
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static int create(struct fixture *f, bool trap_bars)
+{
+	char sysfs[PATH_MAX + 8], dev[PATH_MAX + 8];
+	struct vfio_backend_options o = { .device = BDF, .trap_bars = trap_bars, .iommu = VFIO_IOMMU_KIND_LEGACY };
+
+	snprintf(sysfs, sizeof(sysfs), "%s/sys", fk.root);
+	snprintf(dev, sizeof(dev), "%s/dev", fk.root);
+	o.sysfs_root = sysfs;
+	o.dev_root = dev;
+	return vfio_backend_create(&o, &f->b);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	log_threshold = LOG_LVL_WARN;
+	fake_defaults();
+	strcpy(fk.root, "/tmp/vfio-backend-XXXXXX");
+	if (!mkdtemp(fk.root))
+		return -1;
+	f->fds_before = count_fds();
+	*state = f;
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	int leaked;
+
+	if (f->b)
+		f->b->ops->destroy(f->b);
+	fake_disable_msi();
+	nftw(fk.root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	leaked = count_fds() - f->fds_before;
+	free(f);
+	if (leaked) {
+		print_error("%d file descriptors leaked\n", leaked);
+		return -1;
+	}
+	return 0;
+}
+
+static struct device_backend *create_ok(struct fixture *f, bool trap_bars)
+{
+	fake_tree("vfio-pci");
+	assert_int_equal(create(f, trap_bars), 0);
+	return f->b;
+}
+
+static bool fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+/* Whether eventfd e reaches the kernel's reference k: a count written to one is read from the other. */
+static bool same_eventfd(int e, int k)
+{
+	uint64_t v = 7, got = 0;
+
+	if (e < 0 || k < 0 || write(e, &v, sizeof(v)) != sizeof(v))
+		return false;
+	return read(k, &got, sizeof(got)) == sizeof(got) && got == 7;
+}
+
+static int new_eventfd(void)
+{
+	int e = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	assert_true(e >= 0);
+	return e;
+}
+
+/* The backend owns what it is given: hand it copies. */
+static void dup_all(const int *src, int *dst, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		dst[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 0);
+}
+
+/* ---- tests ---- */
+
+static void test_create_describes(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b = create_ok(f, false);
+	struct vfio_user_device_info info;
+	struct vfio_user_irq_info irq = { .index = VFIO_PCI_MSIX_IRQ_INDEX };
+
+	assert_int_equal(b->ops->device_info(b, &info), 0);
+	assert_int_equal(info.flags, VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET);
+	assert_int_equal(info.num_regions, REGION9 + 1);
+	assert_int_equal(info.num_irqs, VFIO_PCI_NUM_IRQS);
+	assert_string_equal(b->name, "VFIO device 0000:00:03.0 (1234:11e8)");
+	assert_null(b->ops->device_feature);
+	assert_int_equal(b->ops->irq_info(b, &irq), 0);
+	assert_int_equal(irq.count, 32);
+	assert_int_equal(irq.flags, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE);
+	/* whatever ran before is stopped: every index off, bus mastering off, INTx disabled */
+	assert_int_equal(fk.ncalls, VFIO_PCI_NUM_IRQS);
+	for (unsigned int i = 0; i < fk.ncalls; i++) {
+		assert_int_equal(fk.calls[i].flags, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER);
+		assert_int_equal(fk.calls[i].count, 0);
+	}
+}
+
+static void test_region_info(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b = create_ok(f, false);
+	struct vfio_user_region_info info = { .index = VFIO_PCI_BAR0_REGION_INDEX };
+	uint8_t caps[512];
+	struct vfio_info_cap_header h;
+	size_t len;
+	uint32_t nr;
+	uint64_t area[4];
+	int fd;
+
+	assert_int_equal(b->ops->region_info(b, &info, caps, sizeof(caps), &len, &fd), 0);
+	assert_int_equal(info.flags,
+			 VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE | VFIO_REGION_INFO_FLAG_MMAP);
+	assert_int_equal(info.size, 1 << 20);
+	assert_int_equal(info.offset, 0);
+	assert_int_equal(fd_kind(fd), FD_DEVICE);
+	/* the chain: sparse mmap at 32 (the reply's offset), then MSI-X mappable */
+	assert_int_equal(len, 48 + 8);
+	memcpy(&h, caps, sizeof(h));
+	assert_int_equal(h.id, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
+	assert_int_equal(h.next, 32 + 48);
+	memcpy(&nr, caps + 8, sizeof(nr));
+	assert_int_equal(nr, 2);
+	memcpy(area, caps + 16, sizeof(area));
+	assert_int_equal(area[2], 0x2000);
+	assert_int_equal(area[3], 0xfe000);
+	memcpy(&h, caps + 48, sizeof(h));
+	assert_int_equal(h.id, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE);
+	assert_int_equal(h.next, 0);
+
+	/* config: trapped, no fd */
+	info.index = VFIO_PCI_CONFIG_REGION_INDEX;
+	assert_int_equal(b->ops->region_info(b, &info, caps, sizeof(caps), &len, &fd), 0);
+	assert_int_equal(info.flags, VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE);
+	assert_int_equal(info.size, 4096);
+	assert_int_equal(fd, -1);
+	assert_int_equal(len, 0);
+	/* an absent BAR */
+	info.index = VFIO_PCI_BAR1_REGION_INDEX;
+	assert_int_equal(b->ops->region_info(b, &info, caps, sizeof(caps), &len, &fd), 0);
+	assert_int_equal(info.flags, 0);
+	assert_int_equal(info.size, 0);
+	/* the device-specific region keeps its type */
+	info.index = REGION9;
+	assert_int_equal(b->ops->region_info(b, &info, caps, sizeof(caps), &len, &fd), 0);
+	assert_int_equal(len, 16);
+	memcpy(&h, caps, sizeof(h));
+	assert_int_equal(h.id, VFIO_REGION_INFO_CAP_TYPE);
+	/* BAR2 mmappable at its kernel offset */
+	info.index = VFIO_PCI_BAR2_REGION_INDEX;
+	assert_int_equal(b->ops->region_info(b, &info, caps, sizeof(caps), &len, &fd), 0);
+	assert_int_equal(info.offset, 2ull << REGION_SHIFT);
+	assert_int_equal(fd_kind(fd), FD_DEVICE);
+	assert_int_equal(len, 0);
+}
+
+static void test_trap_bars(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b = create_ok(f, true);
+	struct vfio_user_region_info info = { .index = VFIO_PCI_BAR0_REGION_INDEX };
+	uint8_t caps[512];
+	size_t len;
+	int fd;
+
+	for (uint32_t i = 0; i <= REGION9; i++) {
+		info.index = i;
+		assert_int_equal(b->ops->region_info(b, &info, caps, sizeof(caps), &len, &fd), 0);
+		assert_int_equal(fd, -1);
+		assert_false(info.flags & VFIO_REGION_INFO_FLAG_MMAP);
+		if (i == VFIO_PCI_BAR0_REGION_INDEX)
+			assert_int_equal(len, 0); /* sparse mmap and MSI-X mappable dropped */
+	}
+	assert_int_equal(len, 16); /* region 9's type stays */
+	/* the BARs still work, trapped */
+	assert_int_equal(b->ops->region_write(b, VFIO_PCI_BAR0_REGION_INDEX, 0x1000, "abcd", 4), 0);
+}
+
+static void test_region_rw(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b = create_ok(f, false);
+	uint8_t big[8192], back[8192];
+	uint32_t v = 0xdeadbeef, got = 0;
+	uint16_t ids[2];
+	int fd;
+	size_t len;
+	struct vfio_user_region_info info = { .index = VFIO_PCI_BAR0_REGION_INDEX };
+
+	assert_int_equal(b->ops->region_info(b, &info, NULL, 0, &len, &fd), 0);
+	assert_int_equal(b->ops->region_write(b, VFIO_PCI_BAR0_REGION_INDEX, 0x10, &v, 4), 0);
+	assert_int_equal(pread(fd, &got, 4, 0x10), 4);
+	assert_int_equal(got, 0xdeadbeef);
+	got = 0;
+	assert_int_equal(b->ops->region_read(b, VFIO_PCI_BAR0_REGION_INDEX, 0x10, &got, 4), 0);
+	assert_int_equal(got, 0xdeadbeef);
+	/* at the region's own offset in the device fd */
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7);
+	assert_int_equal(b->ops->region_write(b, VFIO_PCI_BAR2_REGION_INDEX, 0x100, big, sizeof(big)), 0);
+	assert_int_equal(pread(fd, back, sizeof(back), (2ll << REGION_SHIFT) + 0x100), (ssize_t)sizeof(back));
+	assert_memory_equal(big, back, sizeof(big));
+	assert_int_equal(b->ops->region_read(b, VFIO_PCI_CONFIG_REGION_INDEX, 0, ids, 4), 0);
+	assert_int_equal(ids[0], 0x1234);
+	assert_int_equal(ids[1], 0x11e8);
+	/* the ROM reads as the device has it (zeros here) */
+	assert_int_equal(b->ops->region_read(b, VFIO_PCI_ROM_REGION_INDEX, 0, back, 16), 0);
+}
+
+static void test_irqs_intx(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b = create_ok(f, false);
+	int e = new_eventfd(), u = new_eventfd(), mine[1];
+	const uint32_t trig = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+
+	fk.ncalls = 0;
+	dup_all(&e, mine, 1);
+	assert_int_equal(b->ops->set_irqs(b, trig, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, mine), 0);
+	assert_false(fd_open(mine[0])); /* the kernel holds its own reference; ours is gone */
+	assert_int_equal(fk.irq_type, VFIO_PCI_INTX_IRQ_INDEX);
+	assert_true(same_eventfd(e, fk.ctx[0]));
+	/* the unmask eventfd, as QEMU sets it */
+	dup_all(&u, mine, 1);
+	assert_int_equal(b->ops->set_irqs(b, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK,
+					  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, mine), 0);
+	assert_false(fd_open(mine[0]));
+	assert_int_equal(fk.calls[1].flags, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK);
+	assert_int_not_equal(fk.calls[1].fds[0], -1);
+	/* a bool unmask passes its bools */
+	assert_int_equal(b->ops->set_irqs(b, VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_UNMASK,
+					  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, (const uint8_t[]){ 1 }, NULL), 0);
+	/* no fds: de-assign, as an array of -1 */
+	assert_int_equal(b->ops->set_irqs(b, trig, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, NULL), 0);
+	assert_int_equal(fk.calls[3].fds[0], -1);
+	assert_int_equal(fk.irq_type, -1);
+	/* a non-eventfd is the kernel's to refuse; ours is closed all the same */
+	mine[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_int_equal(b->ops->set_irqs(b, trig, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, mine), -EINVAL);
+	assert_false(fd_open(mine[0]));
+	close(e);
+	close(u);
+}
+
+/* MSI-X on a kernel that cannot grow an enabled block: the client's chunks still end as one block. */
+static void test_irqs_msix_chunks(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b = create_ok(f, false);
+	const uint32_t trig = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	const uint32_t off = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
+	int e[32], mine[32];
+	unsigned int first;
+
+	for (int i = 0; i < 32; i++)
+		e[i] = new_eventfd();
+	fk.ncalls = 0;
+	dup_all(e, mine, 16);
+	assert_int_equal(b->ops->set_irqs(b, trig, VFIO_PCI_MSIX_IRQ_INDEX, 0, 16, NULL, mine), 0);
+	assert_int_equal(fk.num_ctx, 16);
+	assert_true(fd_open(mine[0])); /* kept, to enable the block again larger */
+	dup_all(e + 16, mine + 16, 16);
+	first = fk.ncalls;
+	assert_int_equal(b->ops->set_irqs(b, trig, VFIO_PCI_MSIX_IRQ_INDEX, 16, 16, NULL, mine + 16), 0);
+	/* disable, then all 32 at once */
+	assert_int_equal(fk.ncalls, first + 2);
+	assert_int_equal(fk.calls[first].flags, off);
+	assert_int_equal(fk.calls[first].count, 0);
+	assert_int_equal(fk.calls[first + 1].start, 0);
+	assert_int_equal(fk.calls[first + 1].count, 32);
+	assert_int_equal(fk.num_ctx, 32);
+	for (int i = 0; i < 32; i++)
+		assert_true(same_eventfd(e[i], fk.ctx[i]));
+	/* a vector inside the block: straight through */
+	first = fk.ncalls;
+	assert_int_equal(b->ops->set_irqs(b, trig, VFIO_PCI_MSIX_IRQ_INDEX, 3, 1, NULL, NULL), 0);
+	assert_int_equal(fk.ncalls, first + 1);
+	assert_int_equal(fk.ctx[3], -1);
+	assert_false(fd_open(mine[3]));
+	/* loopback trigger */
+	assert_int_equal(b->ops->set_irqs(b, off, VFIO_PCI_MSIX_IRQ_INDEX, 0, 2, NULL, NULL), 0);
+	/* off: every kept eventfd goes */
+	assert_int_equal(b->ops->set_irqs(b, off, VFIO_PCI_MSIX_IRQ_INDEX, 0, 0, NULL, NULL), 0);
+	assert_int_equal(fk.irq_type, -1);
+	for (int i = 0; i < 32; i++)
+		assert_false(fd_open(mine[i]));
+
+	/* QEMU's runs: [fd] [-1 -1 -1] [fd] */
+	dup_all(e, mine, 1);
+	assert_int_equal(b->ops->set_irqs(b, trig, VFIO_PCI_MSIX_IRQ_INDEX, 0, 1, NULL, mine), 0);
+	assert_int_equal(b->ops->set_irqs(b, trig, VFIO_PCI_MSIX_IRQ_INDEX, 1, 3, NULL, NULL), 0);
+	dup_all(e + 4, mine + 4, 1);
+	assert_int_equal(b->ops->set_irqs(b, trig, VFIO_PCI_MSIX_IRQ_INDEX, 4, 1, NULL, mine + 4), 0);
+	assert_int_equal(fk.num_ctx, 5);
+	assert_true(same_eventfd(e[0], fk.ctx[0]));
+	assert_int_equal(fk.ctx[1], -1);
+	assert_int_equal(fk.ctx[3], -1);
+	assert_true(same_eventfd(e[4], fk.ctx[4]));
+	/* another interrupt type while MSI-X is on: the kernel refuses, nothing kept */
+	dup_all(e + 5, mine + 5, 1);
+	assert_int_equal(b->ops->set_irqs(b, trig, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, NULL, mine + 5), -EINVAL);
+	assert_false(fd_open(mine[5]));
+	/* the client goes: everything off and released */
+	b->ops->client_gone(b);
+	assert_int_equal(fk.irq_type, -1);
+	assert_false(fd_open(mine[0]));
+	assert_false(fd_open(mine[4]));
+	for (int i = 0; i < 32; i++)
+		close(e[i]);
+}
+
+/* A kernel that grows MSI-X in place (no NORESIZE): chunks go straight through, nothing is kept. */
+static void test_irqs_msix_dynamic(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b;
+	const uint32_t trig = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	int e[20], mine[20];
+	unsigned int first;
+
+	fk.irq_flags[VFIO_PCI_MSIX_IRQ_INDEX] = VFIO_IRQ_INFO_EVENTFD;
+	b = create_ok(f, false);
+	for (int i = 0; i < 20; i++)
+		e[i] = new_eventfd();
+	dup_all(e, mine, 20);
+	first = fk.ncalls;
+	assert_int_equal(b->ops->set_irqs(b, trig, VFIO_PCI_MSIX_IRQ_INDEX, 0, 16, NULL, mine), 0);
+	assert_int_equal(b->ops->set_irqs(b, trig, VFIO_PCI_MSIX_IRQ_INDEX, 16, 4, NULL, mine + 16), 0);
+	assert_int_equal(fk.ncalls, first + 2);
+	assert_int_equal(fk.num_ctx, 20);
+	for (int i = 0; i < 20; i++) {
+		assert_false(fd_open(mine[i]));
+		assert_true(same_eventfd(e[i], fk.ctx[i]));
+		close(e[i]);
+	}
+}
+
+static void test_reset_flr(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b = create_ok(f, false);
+
+	assert_int_equal(b->ops->reset(b), 0);
+	assert_int_equal(fk.resets, 1);
+	assert_int_equal(fk.hot_resets, 0);
+}
+
+static void test_reset_none(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b;
+	struct vfio_user_device_info info;
+
+	fk.dev_flags = VFIO_DEVICE_FLAGS_PCI; /* like QEMU's edu: no reset at all */
+	b = create_ok(f, false);
+	assert_int_equal(b->ops->device_info(b, &info), 0);
+	assert_int_equal(info.flags, VFIO_DEVICE_FLAGS_PCI);
+	assert_int_equal(b->ops->reset(b), -ENOTTY);
+	/* client_gone still leaves it quiet */
+	b->ops->client_gone(b);
+	assert_int_equal(fk.resets + fk.hot_resets, 0);
+}
+
+static void test_reset_hot(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b;
+	struct vfio_user_device_info info;
+
+	fk.dev_flags = VFIO_DEVICE_FLAGS_PCI;
+	fk.hot_groups[0] = GROUP;
+	fk.hot_groups[1] = GROUP;
+	fk.n_hot = 2;
+	b = create_ok(f, false);
+	assert_int_equal(b->ops->device_info(b, &info), 0);
+	assert_int_equal(info.flags, VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET);
+	assert_int_equal(b->ops->reset(b), 0);
+	assert_int_equal(fk.hot_resets, 1);
+	assert_int_equal(fk.resets, 0);
+}
+
+static void test_reset_hot_foreign(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b;
+	struct vfio_user_device_info info;
+
+	fk.dev_flags = VFIO_DEVICE_FLAGS_PCI;
+	fk.hot_groups[0] = GROUP;
+	fk.hot_groups[1] = GROUP + 1; /* a device that is not ours shares the bus */
+	fk.n_hot = 2;
+	b = create_ok(f, false);
+	assert_int_equal(b->ops->device_info(b, &info), 0);
+	assert_int_equal(info.flags, VFIO_DEVICE_FLAGS_PCI);
+	assert_int_equal(b->ops->reset(b), -ENOTTY);
+}
+
+static void test_client_gone_quiet(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b = create_ok(f, false);
+	uint16_t cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	const uint32_t trig = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	int e = new_eventfd(), mine[1], dev;
+	size_t len;
+	struct vfio_user_region_info info = { .index = VFIO_PCI_BAR0_REGION_INDEX };
+
+	assert_int_equal(b->ops->region_info(b, &info, NULL, 0, &len, &dev), 0);
+	assert_int_equal(read_command(dev), PCI_COMMAND_MEMORY | PCI_COMMAND_INTX_DISABLE); /* quiet from the start */
+	assert_int_equal(b->ops->region_write(b, VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND, &cmd, 2), 0);
+	dup_all(&e, mine, 1);
+	assert_int_equal(b->ops->set_irqs(b, trig, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, NULL, mine), 0);
+	assert_int_equal(fk.irq_type, VFIO_PCI_MSI_IRQ_INDEX);
+	fk.ncalls = 0;
+	b->ops->client_gone(b);
+	assert_int_equal(fk.irq_type, -1);
+	assert_false(fd_open(mine[0]));
+	assert_int_equal(fk.ncalls, VFIO_PCI_NUM_IRQS); /* every index turned off */
+	assert_int_equal(fk.resets, 1);
+	assert_int_equal(read_command(dev), PCI_COMMAND_MEMORY | PCI_COMMAND_INTX_DISABLE);
+	close(e);
+}
+
+static void test_dma_windows(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b = create_ok(f, false);
+	const uint32_t rw = VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE;
+	void *mem = mmap(NULL, 0x4000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct dma_window w = { .iova = 0x100000, .size = 0x2000, .prot = rw, .fd = -1, .vaddr = mem };
+
+	assert_true(mem != MAP_FAILED);
+	assert_int_equal(b->ops->dma_map(b, &w), 0);
+	assert_int_equal(fk.nmaps, 1);
+	assert_int_equal(fk.maps[0].iova, 0x100000);
+	assert_int_equal(fk.maps[0].size, 0x2000);
+	assert_int_equal(fk.maps[0].vaddr, (uintptr_t)mem);
+	assert_int_equal(fk.maps[0].flags, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	b->ops->dma_unmap(b, &w);
+	assert_int_equal(fk.nmaps, 0);
+
+	/* read-only for the device */
+	w.prot = VFIO_USER_F_DMA_REGION_READ;
+	assert_int_equal(b->ops->dma_map(b, &w), 0);
+	assert_int_equal(fk.maps[0].flags, VFIO_DMA_MAP_FLAG_READ);
+	b->ops->dma_unmap(b, &w);
+
+	/* fd-less: read-only (ROM/BIOS) accepted and never mapped, writable refused */
+	w.vaddr = NULL;
+	fk.map_calls = fk.unmap_calls = 0;
+	assert_int_equal(b->ops->dma_map(b, &w), 0);
+	assert_int_equal(b->ops->dma_map(b, &(struct dma_window){ .iova = 0xc0000, .size = 0x1000,
+								    .prot = VFIO_USER_F_DMA_REGION_READ }), 0);
+	b->ops->dma_unmap(b, &w);
+	assert_int_equal(fk.map_calls + fk.unmap_calls, 0);
+	w.prot = rw;
+	assert_int_equal(b->ops->dma_map(b, &w), -ENOTSUP);
+	assert_int_equal(b->ops->dma_map(b, &w), -ENOTSUP);
+	assert_int_equal(fk.map_calls, 0);
+
+	/* outside the IOMMU's IOVA ranges: refused before the kernel sees it */
+	w.vaddr = mem;
+	w.iova = 0xfee00000;
+	assert_int_equal(b->ops->dma_map(b, &w), -EINVAL);
+	w.iova = 0xfedff000;
+	assert_int_equal(b->ops->dma_map(b, &w), -EINVAL); /* straddles the hole */
+	assert_int_equal(fk.map_calls, 0);
+
+	/* pinning beyond RLIMIT_MEMLOCK */
+	w.iova = 0x200000;
+	fk.map_errno = ENOMEM;
+	assert_int_equal(b->ops->dma_map(b, &w), -ENOMEM);
+	assert_int_equal(b->ops->dma_map(b, &w), -ENOMEM);
+	assert_int_equal(fk.nmaps, 0);
+	munmap(mem, 0x4000);
+}
+
+static void test_open_failures(void **state)
+{
+	struct fixture *f = *state;
+
+	fake_tree("vfio-pci");
+	fk.viable = false;
+	assert_int_equal(create(f, false), -EBUSY);
+	fk.viable = true;
+	fk.type1v2 = false;
+	assert_int_equal(create(f, false), -ENOTSUP);
+	fk.type1v2 = true;
+	fk.dev_flags = 0; /* not a PCI device */
+	assert_int_equal(create(f, false), -ENODEV);
+	assert_null(f->b);
+}
+
+static void test_wrong_driver(void **state)
+{
+	struct fixture *f = *state;
+
+	fake_tree("e1000e");
+	assert_int_equal(create(f, false), -EBUSY);
+	assert_null(f->b);
+}
+
+static void test_too_many(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b;
+	struct vfio_user_device_info info;
+
+	fk.num_regions = 20; /* clamped to the server's 16 and 8 */
+	fk.num_irqs = 10;
+	b = create_ok(f, false);
+	assert_int_equal(b->ops->device_info(b, &info), 0);
+	assert_int_equal(info.num_regions, 16);
+	assert_int_equal(info.num_irqs, 8);
+}
+
+/* ---- through the real server and the client library ---- */
+
+struct served {
+	struct server *srv;
+	pthread_t thread;
+	char sock[PATH_MAX + 16];
+};
+
+static void *serve(void *arg)
+{
+	struct served *s = arg;
+
+	server_run(s->srv);
+	return NULL;
+}
+
+static void test_through_server(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b = create_ok(f, false);
+	struct served sv;
+	struct server_options so;
+	struct vuc *c;
+	struct vuc_server_caps caps;
+	struct vfio_user_device_info info;
+	struct vfio_user_region_info rinfo;
+	uint8_t cbuf[256];
+	size_t clen;
+	int e[20], fd, mem;
+	uint32_t id;
+	sigset_t mask, old;
+
+	snprintf(sv.sock, sizeof(sv.sock), "%s/proxy.sock", fk.root);
+	server_options_init(&so);
+	so.socket_path = sv.sock;
+	assert_int_equal(server_create(&so, b, &sv.srv), 0);
+	/* the server thread takes SIGTERM through its signalfd: keep it blocked everywhere */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &mask, &old);
+	assert_int_equal(pthread_create(&sv.thread, NULL, serve, &sv), 0);
+
+	assert_int_equal(vuc_connect(sv.sock, &c), 0);
+	assert_int_equal(vuc_negotiate(c, &caps), 0);
+	assert_int_equal(vuc_device_info(c, &info), 0);
+	assert_int_equal(info.flags, VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET);
+	assert_int_equal(info.num_regions, REGION9 + 1);
+	assert_int_equal(vuc_region_info(c, VFIO_PCI_BAR0_REGION_INDEX, &rinfo, cbuf, sizeof(cbuf), &clen, &fd), 0);
+	assert_true(rinfo.flags & VFIO_REGION_INFO_FLAG_CAPS);
+	assert_int_equal(rinfo.cap_offset, 32);
+	assert_int_equal(clen, 56);
+	assert_true(fd >= 0);
+	assert_int_equal(fd_kind(fd), FD_DEVICE); /* the same device, through SCM_RIGHTS */
+	close(fd);
+	assert_int_equal(vuc_config_read(c, PCI_VENDOR_ID, &id, 4), 0);
+	assert_int_equal(id, 0x11e81234);
+
+	/* 20 MSI-X vectors: the client sends 16 + 4, the kernel ends with one block of 20 */
+	for (int i = 0; i < 20; i++)
+		e[i] = new_eventfd();
+	assert_int_equal(vuc_set_irqs(c, VFIO_PCI_MSIX_IRQ_INDEX,
+				      VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 20, e, NULL), 0);
+	assert_int_equal(fk.num_ctx, 20);
+	for (int i = 0; i < 20; i++)
+		assert_true(same_eventfd(e[i], fk.ctx[i]));
+
+	/* shared guest RAM: the server mmaps it and the IOMMU maps that */
+	mem = memfd_create("guest-ram", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(mem, 1 << 20), 0);
+	assert_int_equal(vuc_dma_map_fd(c, 0x100000, 1 << 20, mem, 0,
+					VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE), 0);
+	assert_int_equal(fk.nmaps, 1);
+	assert_int_equal(fk.maps[0].iova, 0x100000);
+	assert_int_not_equal(fk.maps[0].vaddr, 0);
+	/* fd-less: ROM accepted, RAM refused with ENOTSUP */
+	assert_int_equal(vuc_dma_map_mem(c, 0xc0000, 0x1000, cbuf, VFIO_USER_F_DMA_REGION_READ), 0);
+	assert_int_equal(vuc_dma_map_mem(c, 0x400000, 0x1000, cbuf,
+					 VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE), -ENOTSUP);
+	assert_int_equal(vuc_dma_unmap(c, 0xc0000, 0x1000, 0), 0);
+	assert_int_equal(fk.nmaps, 1);
+	assert_int_equal(vuc_reset(c), 0);
+	assert_int_equal(fk.resets, 1);
+
+	/* the client goes without unmapping: the window is unmapped, the device quiet and reset */
+	vuc_close(c);
+	pthread_kill(sv.thread, SIGTERM);
+	pthread_join(sv.thread, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	server_destroy(sv.srv);
+	assert_int_equal(fk.nmaps, 0);
+	assert_int_equal(fk.irq_type, -1);
+	assert_int_equal(fk.resets, 2);
+	close(mem);
+	for (int i = 0; i < 20; i++)
+		close(e[i]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_describes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_region_info, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trap_bars, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_region_rw, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_irqs_intx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_irqs_msix_chunks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_irqs_msix_dynamic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_flr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_none, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_hot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_hot_foreign, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_gone_quiet, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dma_windows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_driver, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_through_server, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
