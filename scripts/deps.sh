@@ -1,6 +1,16 @@
 #!/usr/bin/env bash
-# deps.sh: installs the Debian 12 packages the build and the host tests need (plus any named as arguments), only those missing.
+# deps.sh: installs the Debian 12 packages the build and the host tests need (plus any named as arguments, or with --all
+# what every test bench needs), only those missing.
 set -euo pipefail
+# --all: also what every test bench needs (tests/*/deps.sh), so `make check` runs on a fresh machine.
+if [ "${1:-}" = "--all" ]; then
+	shift
+	"$0" "$@"
+	for d in "$(dirname "$0")"/../tests/*/deps.sh; do
+		[ -x "$d" ] && "$d"
+	done
+	exit 0
+fi
 pkgs=(build-essential pkg-config libjson-c-dev libcmocka-dev libseccomp-dev "$@")
 missing=()
 for p in "${pkgs[@]}"; do
@@ -13,5 +23,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	SUDO=sudo
 fi
 export DEBIAN_FRONTEND=noninteractive
-for i in 1 2 3; do $SUDO apt-get update -qq && break || sleep 5; done
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Benches may call this concurrently (make -j): wait for the dpkg lock rather than fail on it.
+lock=(-o DPkg::Lock::Timeout=600)
+for i in 1 2 3; do $SUDO apt-get "${lock[@]}" update -qq && break || sleep 5; done
+$SUDO apt-get "${lock[@]}" install -y -qq --no-install-recommends "${missing[@]}"

@@ -143,6 +143,13 @@ static int read_region(struct vfio_dev *d, uint32_t index)
 	int ret;
 
 	ret = get_region_info(d, index, &info, &len);
+	if (ret == -EINVAL) {
+		/* vfio-pci answers EINVAL for a region the device lacks (VGA on nearly all): absent, size 0 */
+		r->flags = 0;
+		r->size = 0;
+		r->offset = 0;
+		return 0;
+	}
 	if (ret) {
 		log_error("VFIO_DEVICE_GET_REGION_INFO for region %u of %s failed: %s", index, d->target.bdf,
 			  strerror(-ret));

@@ -215,6 +215,12 @@ int vfio_irqs_init(struct vfio_dev *d)
 		if (ioctl(d->fd, VFIO_DEVICE_GET_IRQ_INFO, &info)) {
 			int ret = -errno;
 
+			if (ret == -EINVAL) {
+				/* vfio-pci's answer for an index the device lacks (ERR on conventional PCI) */
+				irq->flags = 0;
+				irq->count = 0;
+				continue;
+			}
 			log_error("VFIO_DEVICE_GET_IRQ_INFO for %s of %s failed: %s", index_name(i), d->target.bdf,
 				  strerror(-ret));
 			return ret;

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# tests/vm/run.sh: the guest bench's host runner: per kernel, fetch it (cached), build the initramfs, boot QEMU with edu and nvme behind an IOMMU, collect and judge the console.
+#
+# usage: run.sh --proxy BIN --checks BIN --out DIR [bookworm] [sid]
+#        run.sh --judge CONSOLE_LOG [QEMU_EXIT_STATUS]   (judge a saved console log again)
+# Environment: VM_TIMEOUT (seconds per boot, default 420; a boot takes 15-20 s), VUP_CACHE (see kernel.sh), QEMU (binary),
+# VM_VERBOSE=1 (print the whole console log).
+# Per kernel the console goes to DIR/console-<suite>.log. A boot fails on: any FAIL line, a missing or
+# disagreeing VM-RESULT line, a timeout, QEMU exiting non-zero, or a kernel WARNING/BUG/Oops/Call Trace.
+# Prints every check line prefixed with the kernel, the measurements, a summary per kernel and last
+# "vm-tests: N passed, M failed" (", K skipped" when some were); exits non-zero when M > 0.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+proxy='' checks='' out='' judge_log='' judge_rc=0
+suites=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--judge) judge_log=$2 judge_rc=${3:-0} && break ;;
+	--proxy) proxy=$2 && shift 2 ;;
+	--checks) checks=$2 && shift 2 ;;
+	--out) out=$2 && shift 2 ;;
+	bookworm | sid) suites+=("$1") && shift ;;
+	*)
+		echo "usage: $0 --proxy BIN --checks BIN --out DIR [bookworm] [sid]" >&2
+		exit 2
+		;;
+	esac
+done
+[ -n "$judge_log" ] || { [ -n "$proxy" ] && [ -n "$checks" ] && [ -n "$out" ]; } || {
+	echo "usage: $0 --proxy BIN --checks BIN --out DIR [bookworm] [sid] | --judge LOG [QEMU_EXIT_STATUS]" >&2
+	exit 2
+}
+[ ${#suites[@]} -gt 0 ] || suites=(bookworm sid)
+VM_TIMEOUT=${VM_TIMEOUT:-420}
+QEMU=${QEMU:-qemu-system-x86_64}
+
+total_pass=0 total_fail=0 total_skip=0
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+# judge SUITE LOG QEMU_RC KERNEL_LABEL: prints the verdict lines and adds to the totals.
+judge() {
+	local suite=$1 log=$2 rc=$3 k=$4 p f s result want_p want_f
+	local clean=$log.txt
+	tr -d '\r' <"$log" >"$clean"
+	# the check lines, outside the kernel log
+	awk '/^DMESG-BEGIN$/ { d = 1 } /^DMESG-END$/ { d = 0; next } !d && /^(PASS|FAIL|SKIP) / { print }' "$clean" \
+		>"$clean.checks"
+	sed -E "s#^(PASS|FAIL|SKIP) #\1 $k/#" "$clean.checks"
+	grep "^MEASURE " "$clean" | sed "s#^MEASURE #MEASURE $k/#" || true
+	p=$(grep -c '^PASS ' "$clean.checks" || true)
+	f=$(grep -c '^FAIL ' "$clean.checks" || true)
+	s=$(grep -c '^SKIP ' "$clean.checks" || true)
+	# the bench's own verdicts on the boot
+	if [ "$rc" -eq 124 ]; then
+		echo "FAIL $k/boot: no result within VM_TIMEOUT=$VM_TIMEOUT s (QEMU killed); console in $log"
+		f=$((f + 1))
+	elif [ "$rc" -ne 0 ]; then
+		echo "FAIL $k/boot: QEMU exited with $rc; console in $log"
+		f=$((f + 1))
+	fi
+	result=$(grep '^VM-RESULT ' "$clean" || true)
+	if [ -z "$result" ]; then
+		echo "FAIL $k/vm-result: no VM-RESULT line (the guest did not finish); console in $log"
+		f=$((f + 1))
+	else
+		read -r _ want_p _ want_f _ <<<"${result//,/}"
+		if [ "$(wc -l <<<"$result")" -ne 1 ] || [ "$want_p" != "$p" ] || [ "$want_f" != "$((f))" ]; then
+			echo "FAIL $k/vm-result: guest says '$result', console shows $p passed, $f failed"
+			f=$((f + 1))
+		else
+			echo "PASS $k/vm-result"
+			p=$((p + 1))
+		fi
+	fi
+	# kernel lines (timestamped, on the console or in the dmesg dump) must carry no warning
+	if grep -E '^(<[0-9]+>)?\[ *[0-9]+\.[0-9]+\]' "$clean" | grep -E 'WARNING|BUG|Oops|Call Trace' >"$clean.kwarn"; then
+		echo "FAIL $k/kernel-log: $(wc -l <"$clean.kwarn") warning line(s), first: $(head -n 1 "$clean.kwarn")"
+		f=$((f + 1))
+	else
+		echo "PASS $k/kernel-log"
+		p=$((p + 1))
+	fi
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	total_skip=$((total_skip + s))
+	rm -f "$clean.checks" "$clean.kwarn"
+	LAST_PASS=$p LAST_FAIL=$f LAST_SKIP=$s
+}
+
+if [ -n "$judge_log" ]; then
+	judge saved "$judge_log" "$judge_rc" saved
+	echo "vm-tests: $total_pass passed, $total_fail failed"
+	[ "$total_fail" -eq 0 ]
+	exit
+fi
+
+"$here/deps.sh"
+for suite in "${suites[@]}"; do
+	t0=$(now)
+	mkdir -p "$out"
+	entry=$("$here/kernel.sh" "$suite")
+	release=$(cat "$entry/release")
+	k=$(cut -d. -f1-2 <<<"$release")
+	initrd=$out/initramfs-$suite.cpio
+	"$here/initramfs.sh" "$entry" "$initrd" "$proxy" "$checks"
+	img=$out/nvme.img
+	[ -f "$img" ] || truncate -s 16M "$img"
+	log=$out/console-$suite.log
+	t1=$(now)
+	echo "vm-tests: booting $release (prepared in $(elapsed "$t0" "$t1") s)"
+	rc=0
+	# The IOMMU comes before the devices it translates for; -nic none drops q35's default NIC (unused).
+	timeout -k 10 "$VM_TIMEOUT" "$QEMU" -M q35 -accel tcg -m 1024M -smp 1 -nographic -no-reboot -nic none \
+		-kernel "$entry/vmlinuz" -initrd "$initrd" \
+		-append "console=ttyS0 intel_iommu=on panic=-1 quiet" \
+		-device intel-iommu,intremap=on,caching-mode=on \
+		-device edu \
+		-drive "file=$img,if=none,id=d0,format=raw" -device nvme,serial=vup,drive=d0 \
+		</dev/null >"$log" 2>&1 || rc=$?
+	t2=$(now)
+	[ "${VM_VERBOSE:-0}" = 1 ] && cat "$log"
+	judge "$suite" "$log" "$rc" "$k"
+	echo "vm-tests $k ($release): $LAST_PASS passed, $LAST_FAIL failed, $LAST_SKIP skipped;" \
+		"boot to result $(elapsed "$t1" "$t2") s"
+done
+line="vm-tests: $total_pass passed, $total_fail failed"
+[ "$total_skip" -gt 0 ] && line="$line, $total_skip skipped"
+echo "$line"
+[ "$total_fail" -eq 0 ]

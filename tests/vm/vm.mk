@@ -1,0 +1,29 @@
+# tests/vm/vm.mk: the guest test bench: builds vm-checks and runs the VFIO checks in QEMU guests (Debian 12's 6.1 and sid's kernel); included by the Makefile.
+#
+#   make vm-test                       both kernels, one after the other
+#   make vm-test VM_KERNELS=sid        one of them (bookworm, sid)
+#   VUP_CACHE=DIR                      where kernels and apt state are cached (default /var/cache/vfio-user-proxy)
+#   VM_TIMEOUT=SECONDS                 hard limit for one guest boot (default 420)
+# Everything it builds and logs goes to $(VM_BUILD); it needs root (apt for QEMU and the kernels).
+VM_BUILD := build/vm/$(BUILD_TYPE)
+VM_CHECKS := $(VM_BUILD)/vm-checks
+VM_KERNELS ?= bookworm sid
+# A static vm-checks needs nothing in the guest; sanitizer builds cannot link statically.
+VM_CHECKS_LDFLAGS := $(if $(filter asan,$(BUILD_TYPE)),,-static)
+
+.PHONY: vm-test vm-checks
+CHECK_TARGETS += vm-test
+
+vm-checks: $(VM_CHECKS)
+
+$(VM_BUILD)/vm_checks.o: tests/vm/vm_checks.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(VM_CHECKS): $(VM_BUILD)/vm_checks.o $(LIBCLIENT)
+	$(CC) $(ALL_LDFLAGS) $(VM_CHECKS_LDFLAGS) -o $@ $< $(LIBCLIENT) $(DEPS_LIBS)
+
+vm-test: $(PROXY) $(VM_CHECKS)
+	tests/vm/run.sh --proxy $(PROXY) --checks $(VM_CHECKS) --out $(VM_BUILD) $(VM_KERNELS)
+
+-include $(VM_BUILD)/vm_checks.d
