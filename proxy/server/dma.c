@@ -184,6 +184,20 @@ static uint32_t free_msgs(const struct session *s)
 	return n;
 }
 
+/* A message id no outstanding (or cancelled, still unanswered) request of ours carries, so replies match one. */
+static uint16_t next_free_id(struct session *s)
+{
+	for (;;) {
+		uint16_t id = s->next_msg_id++;
+		bool taken = false;
+
+		for (uint32_t i = 0; i < SESSION_MAX_DMA_MSGS && !taken; i++)
+			taken = s->msgs[i].state != DMA_MSG_FREE && s->msgs[i].msg_id == id;
+		if (!taken)
+			return id;
+	}
+}
+
 /* Sends one DMA_READ or DMA_WRITE for [addr, addr+count) on behalf of op. */
 static int send_dma_msg(struct session *s, uint32_t op, uint64_t addr, uint8_t *data, uint32_t count, bool to_client)
 {
@@ -198,7 +212,7 @@ static int send_dma_msg(struct session *s, uint32_t op, uint64_t addr, uint8_t *
 		return idx;
 	m = &s->msgs[idx];
 	m->state = DMA_MSG_ACTIVE;
-	m->msg_id = s->next_msg_id++;
+	m->msg_id = next_free_id(s);
 	m->cmd = to_client ? VFIO_USER_DMA_WRITE : VFIO_USER_DMA_READ;
 	m->op = op;
 	m->count = count;

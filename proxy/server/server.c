@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -67,26 +68,55 @@ static int read_layout(struct device_backend *b, struct device_layout *l, uint8_
 	return 0;
 }
 
-/* bind(); with restrict_mode the socket appears as 0600, so nobody connects before its mode is set. */
-static int bind_restricted(int fd, const struct sockaddr_un *addr, bool restrict_mode)
+/* Whether a live server answers on the socket at addr (a file left by a dead one refuses). */
+static bool socket_alive(const struct sockaddr_un *addr)
 {
-	mode_t old = 0;
-	int ret;
+	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool alive;
 
-	if (restrict_mode)
-		old = umask(0177);
-	ret = bind(fd, (const struct sockaddr *)addr, sizeof(*addr)) ? -errno : 0;
-	if (restrict_mode)
-		umask(old);
-	return ret;
+	if (probe < 0)
+		return false;
+	alive = connect(probe, (const struct sockaddr *)addr, sizeof(*addr)) == 0;
+	close(probe);
+	return alive;
 }
 
+static void log_create_error(const char *path, int ret)
+{
+	if (ret == -EACCES || ret == -EPERM)
+		log_error("permission denied creating socket %s; choose a directory you may write to", path);
+	else if (ret == -ENOENT || ret == -ENOTDIR)
+		log_error("cannot create socket %s: its directory does not exist", path);
+	else
+		log_error("cannot create socket %s: %s", path, strerror(-ret));
+}
+
+/* Puts the listening socket at tmp in place at path, never over an existing file. */
+static int publish(const char *tmp, const char *path)
+{
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	/* a filesystem without RENAME_NOREPLACE: link() refuses an existing name just the same */
+	if (link(tmp, path))
+		return -errno;
+	unlink(tmp);
+	return 0;
+}
+
+/*
+ * The socket is bound, given its mode and group, and listening under a temporary name in the same
+ * directory, then renamed into place: a client never finds the path before it accepts connections,
+ * and never with the wrong permissions.
+ */
 static int open_socket(const struct server_options *o, char **created)
 {
 	const char *path = o->socket_path;
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr = { .sun_family = AF_UNIX }, tmp = { .sun_family = AF_UNIX };
 	struct stat st;
-	int fd, ret;
+	mode_t old_umask;
+	int fd, ret, n;
 
 	if (strlen(path) >= sizeof(addr.sun_path)) {
 		log_error("socket path %s is too long (at most %zu bytes); choose a shorter one", path,
@@ -94,64 +124,70 @@ static int open_socket(const struct server_options *o, char **created)
 		return -ENAMETOOLONG;
 	}
 	strcpy(addr.sun_path, path);
+	n = snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%d.tmp", path, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp.sun_path)) {
+		log_error("socket path %s is too long to create safely (at most %zu bytes); choose a shorter one", path,
+			  sizeof(addr.sun_path) - 16);
+		return -ENAMETOOLONG;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_error("%s exists and is not a socket; remove it or choose another path", path);
+			return -EEXIST;
+		}
+		if (socket_alive(&addr)) {
+			log_error("socket %s is in use by another server; stop it or choose another path", path);
+			return -EADDRINUSE;
+		}
+		unlink(path); /* left behind by a server that died */
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		ret = -errno;
 		log_error("cannot create a UNIX socket: %s", strerror(-ret));
 		return ret;
 	}
-	ret = bind_restricted(fd, &addr, o->socket_mode != 0);
-	if (ret == -EADDRINUSE) {
-		/* A socket file is there: in use by a live server, or left behind by a dead one. */
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
-			close(probe);
-			close(fd);
-			log_error("socket %s is in use by another server; stop it or choose another path", path);
-			return -EADDRINUSE;
-		}
-		if (probe >= 0)
-			close(probe);
-		if (lstat(path, &st) || !S_ISSOCK(st.st_mode)) {
-			close(fd);
-			log_error("%s exists and is not a socket; remove it or choose another path", path);
-			return -EEXIST;
-		}
-		unlink(path);
-		ret = bind_restricted(fd, &addr, o->socket_mode != 0);
-	}
+	unlink(tmp.sun_path);
+	old_umask = umask(0177); /* owner-only until the mode asked for is set */
+	ret = bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)) ? -errno : 0;
+	umask(old_umask);
 	if (ret) {
 		close(fd);
-		if (ret == -EACCES || ret == -EPERM)
-			log_error("permission denied creating socket %s; choose a directory you may write to", path);
-		else if (ret == -ENOENT || ret == -ENOTDIR)
-			log_error("cannot create socket %s: its directory does not exist", path);
-		else
-			log_error("cannot create socket %s: %s", path, strerror(-ret));
+		log_create_error(path, ret);
 		return ret;
 	}
-	if (o->socket_mode && chmod(path, o->socket_mode)) {
+	if (chmod(tmp.sun_path, o->socket_mode ? o->socket_mode : 0777 & ~old_umask)) {
 		ret = -errno;
 		log_error("cannot set mode %04o on socket %s: %s", (unsigned int)o->socket_mode, path, strerror(-ret));
-		goto fail_unlink;
+		goto fail;
 	}
-	if (o->set_socket_gid && chown(path, (uid_t)-1, o->socket_gid)) {
+	if (o->set_socket_gid && chown(tmp.sun_path, (uid_t)-1, o->socket_gid)) {
 		ret = -errno;
 		log_error("cannot give socket %s to group %u: %s (run as root or as a member of that group)", path,
 			  (unsigned int)o->socket_gid, strerror(-ret));
-		goto fail_unlink;
+		goto fail;
 	}
 	if (listen(fd, 16)) {
 		ret = -errno;
 		log_error("cannot listen on %s: %s", path, strerror(-ret));
-		goto fail_unlink;
+		goto fail;
+	}
+	ret = publish(tmp.sun_path, path);
+	if (ret == -EEXIST) {
+		log_error("socket %s was created by another server while this one started; stop it or choose another "
+			  "path",
+			  path);
+		goto fail;
+	}
+	if (ret) {
+		log_create_error(path, ret);
+		goto fail;
 	}
 	*created = strdup(path);
 	return fd;
-fail_unlink:
+fail:
 	close(fd);
-	unlink(path);
+	unlink(tmp.sun_path);
 	return ret;
 }
 
