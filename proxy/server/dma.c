@@ -94,8 +94,13 @@ int handle_dma_map(struct session *s, struct request *rq, struct reply *rp)
 		return -EINVAL;
 	if (m->size == 0 || ((m->addr | m->size) & (DMA_PAGE_SIZE - 1)) || m->size - 1 > UINT64_MAX - m->addr)
 		return -EINVAL;
-	if (dma_table_count(&s->windows) >= s->ctx->caps.max_dma_maps)
+	if (dma_table_count(&s->windows) >= s->ctx->caps.max_dma_maps) {
+		if (!s->warned_windows)
+			log_warn("client holds %u DMA windows, the most it may: further DMA_MAPs get ENOSPC",
+				 s->ctx->caps.max_dma_maps);
+		s->warned_windows = true;
 		return -ENOSPC;
+	}
 	if (rq->nfds == 1) {
 		int fd = rq->fds[0];
 		int mprot = PROT_READ | ((m->flags & VFIO_USER_F_DMA_REGION_WRITE) ? PROT_WRITE : 0);
@@ -278,8 +283,14 @@ int dma_host_access(void *host, uint64_t iova, void *buf, size_t len, bool to_cl
 	if (nmsgs) {
 		for (op = 0; op < SESSION_MAX_DMA_OPS && s->ops[op].used; op++)
 			;
-		if (op == SESSION_MAX_DMA_OPS || nmsgs > free_msgs(s))
+		if (op == SESSION_MAX_DMA_OPS || nmsgs > free_msgs(s)) {
+			if (!s->warned_dma_busy)
+				log_warn("client leaves %u DMA_READ/DMA_WRITE requests unanswered; the device's DMA fails "
+					 "until it answers",
+					 SESSION_MAX_DMA_MSGS - free_msgs(s));
+			s->warned_dma_busy = true;
 			return -EBUSY;
+		}
 		s->ops[op] = (struct dma_op){ .used = true, .done = done, .arg = arg };
 	}
 	for (uint32_t i = 0; i < nsegs; i++) {

@@ -79,6 +79,8 @@ struct session {
 	struct dma_msg msgs[SESSION_MAX_DMA_MSGS];
 
 	uint64_t messages;
+	bool warned_windows; /* limits are logged once per client */
+	bool warned_dma_busy;
 };
 
 /* A validated request as handlers see it. Handlers may take an fd by setting its slot to -1. */
