@@ -106,7 +106,8 @@ rm -rf "$MOD"
 mkdir -p "$MOD"
 cp "$here/guest/edu_test.c" "$here/guest/Kbuild" "$MOD/"
 # BTF needs the kernel's vmlinux, which the headers do not ship: skip it instead of printing so.
-if make -C "$HEADERS" M="$MOD" EDU_INCLUDE="$top/include" CONFIG_DEBUG_INFO_BTF_MODULES= modules \
+# A make of our own (not the caller's jobserver, which would warn when run.sh is a recipe of make -j).
+if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$HEADERS" M="$MOD" EDU_INCLUDE="$top/include" CONFIG_DEBUG_INFO_BTF_MODULES= modules \
 	>"$MOD/build.log" 2>&1 && ! grep -qiE 'warning|error' "$MOD/build.log"; then
 	pass module_build
 else
