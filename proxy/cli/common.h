@@ -22,6 +22,7 @@ enum cli_opt {
 	CLI_OPT_ALLOW_GID,
 	CLI_OPT_USER,
 	CLI_OPT_SECCOMP,
+	CLI_OPT_POLL_US,
 	CLI_OPT_CMD = 0x200,
 };
 
@@ -37,7 +38,8 @@ enum cli_opt {
 	{ "allow-uid", required_argument, NULL, CLI_OPT_ALLOW_UID },           \
 	{ "allow-gid", required_argument, NULL, CLI_OPT_ALLOW_GID },           \
 	{ "user", required_argument, NULL, CLI_OPT_USER },                     \
-	{ "seccomp", no_argument, NULL, CLI_OPT_SECCOMP }
+	{ "seccomp", no_argument, NULL, CLI_OPT_SECCOMP },                     \
+	{ "poll-us", required_argument, NULL, CLI_OPT_POLL_US }
 
 struct cli_serve {
 	const char *prog; /* "vfio-user-proxy emulate": the prefix of every message */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 
 #define VUC_MAX_IOV 8
 #define VUC_SCM_MAX_FD 253 /* the kernel's SCM_MAX_FD */
+#define VUC_BLOCK_SLACK_MS 10 /* how far a blocking wait may overshoot a deadline */
 
 int64_t vuc_now_ms(void)
 {
@@ -87,6 +89,21 @@ static void default_caps(struct vuc_server_caps *caps)
 	caps->pgsizes = VFIO_USER_DEF_PGSIZES;
 }
 
+/*
+ * The socket's receive timeout is the client's reply timeout, so that waiting for a reply is one blocking
+ * recvmsg rather than a failed non-blocking one, a poll and the recvmsg again.
+ */
+static void apply_rcvtimeo(struct vuc *c)
+{
+	struct timeval tv = { 0 };
+
+	if (c->timeout_ms > 0) {
+		tv.tv_sec = c->timeout_ms / 1000;
+		tv.tv_usec = (c->timeout_ms % 1000) * 1000;
+	}
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
 /* Takes over fd; on failure the caller still owns it. */
 int vuc_from_fd(int fd, struct vuc **out)
 {
@@ -102,6 +119,7 @@ int vuc_from_fd(int fd, struct vuc **out)
 		return -ENOMEM;
 	c->fd = fd;
 	c->timeout_ms = VUC_DEFAULT_TIMEOUT_MS;
+	apply_rcvtimeo(c);
 	default_caps(&c->caps);
 	vuc_update_rx_limit(c);
 	*out = c;
@@ -154,8 +172,10 @@ int vuc_socket_fd(const struct vuc *c)
 
 void vuc_set_timeout(struct vuc *c, int timeout_ms)
 {
-	if (c)
-		c->timeout_ms = timeout_ms;
+	if (!c)
+		return;
+	c->timeout_ms = timeout_ms;
+	apply_rcvtimeo(c);
 }
 
 const struct vuc_server_caps *vuc_caps(const struct vuc *c)
@@ -297,6 +317,18 @@ static void take_fds(struct vuc_msg *m, struct msghdr *mh, bool *trunc)
 }
 
 /*
+ * Whether a blocking recvmsg may do the waiting: SO_RCVTIMEO is the client's timeout, so it may when the
+ * deadline is (within VUC_BLOCK_SLACK_MS) that far away or further, as it is for a reply just asked for.
+ * One system call then, rather than a failed non-blocking recvmsg, a poll and the recvmsg again.
+ */
+static bool may_block(const struct vuc *c, int64_t deadline)
+{
+	if (c->timeout_ms <= 0)
+		return c->timeout_ms < 0 && deadline < 0; /* 0 would make SO_RCVTIMEO wait forever */
+	return deadline < 0 || deadline - vuc_now_ms() >= c->timeout_ms - VUC_BLOCK_SLACK_MS;
+}
+
+/*
  * Reads exactly len bytes, collecting fds. The first byte is awaited until *deadline; once a message has
  * started (*started), the rest must follow within the client's timeout.
  */
@@ -317,7 +349,8 @@ static int recv_bytes(struct vuc *c, void *buf, size_t len, struct vuc_msg *m, b
 			.msg_control = cbuf.buf,
 			.msg_controllen = sizeof(cbuf.buf),
 		};
-		ssize_t n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		bool block = may_block(c, *deadline);
+		ssize_t n = recvmsg(c->fd, &mh, (block ? 0 : MSG_DONTWAIT) | MSG_CMSG_CLOEXEC);
 
 		if (n < 0) {
 			int r;
@@ -326,6 +359,11 @@ static int recv_bytes(struct vuc *c, void *buf, size_t len, struct vuc_msg *m, b
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				return -errno;
+			if (block) {
+				/* SO_RCVTIMEO ran out (or the socket is non-blocking: wait as below) */
+				if (*deadline >= 0 && vuc_now_ms() >= *deadline)
+					return -ETIMEDOUT;
+			}
 			r = wait_fd(c, POLLIN, *deadline);
 			if (r < 0)
 				return r;

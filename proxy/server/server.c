@@ -225,7 +225,7 @@ int server_ctx_init(struct server_ctx *ctx, struct device_backend *backend, int 
 		.pgsizes = VFIO_USER_DEF_PGSIZES,
 		.write_multiple = true,
 	};
-	ctx->rx_buf = malloc(SESSION_BUF_SIZE);
+	ctx->rx_buf = malloc(SESSION_RX_SIZE);
 	ctx->tx_buf = malloc(SESSION_BUF_SIZE);
 	ret = -ENOMEM;
 	if (!ctx->rx_buf || !ctx->tx_buf)
@@ -296,6 +296,7 @@ int server_create(const struct server_options *opts, struct device_backend *back
 		goto fail;
 	}
 	ret = server_ctx_init(&srv->ctx, backend, opts->send_timeout_ms);
+	srv->ctx.poll_us = opts->poll_us;
 	if (ret)
 		goto fail;
 	if (opts->listen_fd >= 0) {

@@ -13,6 +13,7 @@ struct server_options {
 	const char *socket_path; /* created (and removed at exit) unless listen_fd >= 0 */
 	int listen_fd;           /* an inherited listening socket, or -1 */
 	int send_timeout_ms;     /* how long a client may leave our messages unread */
+	int poll_us;             /* busy-poll the client's socket this long after a message before sleeping; 0: off */
 	mode_t socket_mode;      /* permission bits for the created socket; 0 leaves the umask's */
 	bool set_socket_gid;     /* give the created socket to socket_gid */
 	gid_t socket_gid;

@@ -3,8 +3,11 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -23,8 +26,9 @@ static void close_rx_fds(struct session *s)
 static void rx_reset(struct session *s)
 {
 	close_rx_fds(s);
-	s->rx_hdr_got = 0;
-	s->rx_payload_got = 0;
+	s->rx_start = 0;
+	s->rx_end = 0;
+	s->rx_fds_msg = SIZE_MAX;
 }
 
 int session_start(struct session *s, struct server_ctx *ctx, int fd)
@@ -32,6 +36,7 @@ int session_start(struct session *s, struct server_ctx *ctx, int fd)
 	memset(s, 0, sizeof(*s));
 	s->ctx = ctx;
 	s->fd = fd;
+	s->rx_fds_msg = SIZE_MAX;
 	for (unsigned int i = 0; i < SESSION_MAX_RX_FDS; i++)
 		s->rx_fds[i] = -1;
 	ctx->backend->host = s;
@@ -52,10 +57,10 @@ void session_end(struct session *s)
 }
 
 /*
- * One recvmsg into buf, keeping any fds that came with it. Returns bytes read, 0 at end of stream,
- * -EAGAIN when nothing is there, or another negative errno. want_fds false: fds are a protocol violation.
+ * One recvmsg into buf, keeping any fds that came with it in s->rx_fds. Returns bytes read, 0 at end of
+ * stream, -EAGAIN when nothing is there, or another negative errno; *got_fds tells whether fds came.
  */
-static ssize_t recv_some(struct session *s, void *buf, size_t len, bool want_fds)
+static ssize_t recv_some(struct session *s, void *buf, size_t len, bool *got_fds)
 {
 	union {
 		struct cmsghdr align;
@@ -68,17 +73,19 @@ static ssize_t recv_some(struct session *s, void *buf, size_t len, bool want_fds
 		.msg_control = control.buf,
 		.msg_controllen = sizeof(control.buf),
 	};
-	bool unexpected = false;
 	ssize_t n;
 
+	*got_fds = false;
 	do {
 		n = recvmsg(s->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 
-	if (msg.msg_flags & MSG_CTRUNC)
+	if (msg.msg_flags & MSG_CTRUNC) {
 		s->rx_fds_truncated = true;
+		*got_fds = true;
+	}
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
 		size_t nfds;
 		int fds[SESSION_MAX_RX_FDS];
@@ -88,10 +95,8 @@ static ssize_t recv_some(struct session *s, void *buf, size_t len, bool want_fds
 		nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		memcpy(fds, CMSG_DATA(c), nfds * sizeof(int));
 		for (size_t i = 0; i < nfds; i++) {
-			if (!want_fds) {
-				unexpected = true;
-				close(fds[i]);
-			} else if (s->rx_nfds < SESSION_MAX_RX_FDS) {
+			*got_fds = true;
+			if (s->rx_nfds < SESSION_MAX_RX_FDS) {
 				s->rx_fds[s->rx_nfds++] = fds[i];
 			} else {
 				s->rx_fds_truncated = true;
@@ -99,57 +104,182 @@ static ssize_t recv_some(struct session *s, void *buf, size_t len, bool want_fds
 			}
 		}
 	}
-	if (unexpected) {
-		log_warn("client sent file descriptors in the middle of a message; disconnecting it");
-		return -EPROTO;
-	}
 	return n;
 }
 
-int session_on_readable(struct session *s)
+/* The size of the message starting at off if its header is in the buffer, else 0. */
+static size_t msg_size_at(const struct session *s, size_t off)
 {
-	struct server_ctx *ctx = s->ctx;
-	ssize_t n;
-	int ret;
+	struct vfio_user_header h;
 
-	for (;;) {
-		size_t need;
+	if (s->rx_end - off < sizeof(h))
+		return 0;
+	memcpy(&h, s->ctx->rx_buf + off, sizeof(h));
+	return h.msg_size;
+}
 
-		if (s->rx_hdr_got < sizeof(s->rx_hdr)) {
-			n = recv_some(s, (uint8_t *)&s->rx_hdr + s->rx_hdr_got, sizeof(s->rx_hdr) - s->rx_hdr_got,
-				      true);
-			if (n == -EAGAIN)
-				return 0;
-			if (n == 0)
-				return -ECONNRESET;
-			if (n < 0)
-				return (int)n;
-			s->rx_hdr_got += (size_t)n;
-			if (s->rx_hdr_got < sizeof(s->rx_hdr))
-				continue;
-			if (s->rx_hdr.msg_size < sizeof(s->rx_hdr) || s->rx_hdr.msg_size > VFIO_USER_MAX_MSG_SIZE) {
-				log_warn("client sent a message size of %u (valid: 16 to %zu); disconnecting it",
-					 s->rx_hdr.msg_size, (size_t)VFIO_USER_MAX_MSG_SIZE);
-				return -EMSGSIZE;
-			}
+/*
+ * fds came with the bytes [from, s->rx_end). The kernel ends a read right after the piece of stream that
+ * carried fds, and a client sends them with the first byte of their message: they belong to the last
+ * message that starts in those bytes. A read in which no message starts brought fds in the middle of one.
+ */
+static int claim_fds(struct session *s, size_t from)
+{
+	size_t off = s->rx_start, owner = SIZE_MAX;
+
+	while (off < s->rx_end) {
+		size_t size = msg_size_at(s, off);
+
+		if (off >= from)
+			owner = off;
+		if (size < sizeof(struct vfio_user_header))
+			break; /* header incomplete, or invalid (refused when it is dispatched) */
+		off += size;
+	}
+	if (owner == SIZE_MAX) {
+		log_warn("client sent file descriptors in the middle of a message; disconnecting it");
+		return -EPROTO;
+	}
+	s->rx_fds_msg = owner;
+	return 0;
+}
+
+/* Dispatches every whole message in the buffer. 0 when what is left is an incomplete message (or nothing). */
+static int dispatch_buffered(struct session *s)
+{
+	uint8_t *buf = s->ctx->rx_buf;
+
+	while (s->rx_start < s->rx_end) {
+		size_t off = s->rx_start, size = msg_size_at(s, off), len;
+		bool fds_here = s->rx_fds_msg == off;
+		int ret;
+
+		if (!size && s->rx_end - off < sizeof(s->rx_hdr))
+			return 0;
+		if (size < sizeof(s->rx_hdr) || size > VFIO_USER_MAX_MSG_SIZE) {
+			log_warn("client sent a message size of %zu (valid: 16 to %zu); disconnecting it", size,
+				 (size_t)VFIO_USER_MAX_MSG_SIZE);
+			return -EMSGSIZE;
 		}
-		need = s->rx_hdr.msg_size - sizeof(s->rx_hdr);
-		while (s->rx_payload_got < need) {
-			n = recv_some(s, ctx->rx_buf + s->rx_payload_got, need - s->rx_payload_got, false);
-			if (n == -EAGAIN)
-				return 0;
-			if (n == 0)
-				return -ECONNRESET;
-			if (n < 0)
-				return (int)n;
-			s->rx_payload_got += (size_t)n;
+		if (s->rx_end - off < size)
+			return 0;
+		memcpy(&s->rx_hdr, buf + off, sizeof(s->rx_hdr));
+		len = size - sizeof(s->rx_hdr);
+		s->rx_start = off + size;
+		ret = dispatch_message(s, &s->rx_hdr, buf + off + sizeof(s->rx_hdr), len,
+				       fds_here ? s->rx_fds : NULL, fds_here ? s->rx_nfds : 0,
+				       fds_here && s->rx_fds_truncated);
+		if (fds_here) {
+			close_rx_fds(s);
+			s->rx_fds_msg = SIZE_MAX;
 		}
-		ret = dispatch_message(s, &s->rx_hdr, ctx->rx_buf, need, s->rx_fds, s->rx_nfds, s->rx_fds_truncated);
-		rx_reset(s);
 		if (ret < 0)
 			return ret;
 		if (s->drop)
 			return -EPROTO;
+	}
+	return 0;
+}
+
+/*
+ * How much the next read may take at s->rx_end. While fds wait for a message still incomplete, only the
+ * rest of that message (so that a later message's fds cannot arrive before these are handed over);
+ * otherwise the rest of the current message plus SESSION_READAHEAD bytes of the ones after it.
+ */
+static size_t read_room(struct session *s)
+{
+	size_t have = s->rx_end - s->rx_start, size = msg_size_at(s, s->rx_start), want;
+
+	if (size < sizeof(s->rx_hdr))
+		want = sizeof(s->rx_hdr) - have; /* the header first */
+	else
+		want = size > have ? size - have : 0;
+	if (s->rx_fds_msg == SIZE_MAX)
+		want += SESSION_READAHEAD;
+	if (want > SESSION_RX_SIZE - s->rx_end)
+		want = SESSION_RX_SIZE - s->rx_end;
+	return want;
+}
+
+/* Moves the incomplete message at rx_start to the front, so that it and the read-ahead fit. */
+static void compact(struct session *s)
+{
+	size_t have = s->rx_end - s->rx_start;
+
+	if (s->rx_start == 0)
+		return;
+	if (have)
+		memmove(s->ctx->rx_buf, s->ctx->rx_buf + s->rx_start, have);
+	if (s->rx_fds_msg != SIZE_MAX)
+		s->rx_fds_msg -= s->rx_start;
+	s->rx_start = 0;
+	s->rx_end = have;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/*
+ * Reads what the socket has, with as few recvmsg calls as it takes: one for a message (and whatever
+ * follows it, up to SESSION_READAHEAD) in the usual case. A read shorter than asked means the socket was
+ * empty: back to epoll, which (level-triggered) reports anything that came since, unless the server
+ * busy-polls (ctx->poll_us).
+ */
+int session_on_readable(struct session *s)
+{
+	uint64_t poll_until = 0;
+	bool drained = false;
+
+	for (;;) {
+		size_t room, from;
+		bool got_fds;
+		ssize_t n;
+		int ret;
+
+		ret = dispatch_buffered(s);
+		if (ret < 0)
+			return ret;
+		if (drained && !s->ctx->poll_us)
+			return 0;
+		compact(s);
+		room = read_room(s);
+		from = s->rx_end;
+		n = recv_some(s, s->ctx->rx_buf + from, room, &got_fds);
+		if (n == -EAGAIN) {
+			/*
+			 * Busy-poll: keep reading for poll_us before sleeping in epoll again, so that a client on
+			 * another CPU finds us awake. Yield meanwhile: a client on this CPU must get to run.
+			 */
+			if (!s->ctx->poll_us)
+				return 0;
+			if (!poll_until)
+				poll_until = now_us() + (uint64_t)s->ctx->poll_us;
+			else if (now_us() >= poll_until)
+				return 0;
+			sched_yield();
+			continue;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0)
+			return (int)n;
+		poll_until = 0;
+		s->rx_end += (size_t)n;
+		if (got_fds) {
+			if (s->rx_fds_msg != SIZE_MAX && s->rx_fds_msg < from) {
+				/* cannot happen: reads stop at the end of a message whose fds are waiting */
+				return -EPROTO;
+			}
+			ret = claim_fds(s, from);
+			if (ret)
+				return ret;
+		}
+		drained = (size_t)n < room;
 	}
 }
 

@@ -18,6 +18,8 @@
 #define SESSION_MAX_DMA_OPS 16u   /* device DMA transfers outstanding at once */
 #define SESSION_MAX_DMA_MSGS 64u  /* DMA_READ/DMA_WRITE messages outstanding at once */
 #define SESSION_BUF_SIZE (VFIO_USER_MAX_MSG_SIZE + 64u)
+#define SESSION_READAHEAD (64u * 1024) /* bytes one recvmsg may take past the message it completes */
+#define SESSION_RX_SIZE (SESSION_BUF_SIZE + SESSION_READAHEAD)
 
 /* What the device looks like; read from the backend once, before the first client. */
 struct device_layout {
@@ -34,8 +36,9 @@ struct server_ctx {
 	struct device_layout layout;
 	struct server_caps caps;
 	int send_timeout_ms;
-	uint8_t *rx_buf; /* SESSION_BUF_SIZE each, allocated once */
-	uint8_t *tx_buf;
+	int poll_us;     /* busy-poll the client's socket this long before sleeping; 0: never */
+	uint8_t *rx_buf; /* SESSION_RX_SIZE, allocated once: messages are dispatched in place */
+	uint8_t *tx_buf; /* SESSION_BUF_SIZE */
 };
 
 enum dma_msg_state { DMA_MSG_FREE, DMA_MSG_ACTIVE, DMA_MSG_CANCELLED };
@@ -66,13 +69,14 @@ struct session {
 	struct client_caps caps;
 	uint16_t next_msg_id;
 
-	/* receive state of the message being framed */
-	struct vfio_user_header rx_hdr;
-	size_t rx_hdr_got;
-	size_t rx_payload_got;
+	/* receive state: [rx_start, rx_end) of ctx->rx_buf is read and not yet dispatched */
+	struct vfio_user_header rx_hdr; /* the header of the message being dispatched */
+	size_t rx_start;
+	size_t rx_end;
 	int rx_fds[SESSION_MAX_RX_FDS];
 	unsigned int rx_nfds;
 	bool rx_fds_truncated;
+	size_t rx_fds_msg; /* offset of the message rx_fds belong to, SIZE_MAX when none wait */
 
 	struct dma_table windows;
 	struct dma_op ops[SESSION_MAX_DMA_OPS];

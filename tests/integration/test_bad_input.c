@@ -6,6 +6,8 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -1359,6 +1361,20 @@ static void test_fds_partial_header_hangup(void **state)
 }
 
 /* fds arriving with the payload rather than the header's first bytes. */
+/* Waits until the peer has read everything sent on fd (SIOCOUTQ counts unread bytes on AF_UNIX). */
+static void wait_consumed(int fd)
+{
+	int queued = -1;
+
+	for (int i = 0; i < 2000; i++) {
+		assert_int_equal(ioctl(fd, SIOCOUTQ, &queued), 0);
+		if (queued == 0)
+			return;
+		usleep(1000);
+	}
+	fail_msg("the server did not read the %d bytes sent", queued);
+}
+
 static void test_fds_mid_message(void **state)
 {
 	int fd = new_memfd(0x10000);
@@ -1366,6 +1382,9 @@ static void test_fds_mid_message(void **state)
 	struct vfio_user_header h = { .msg_id = 1, .cmd = VFIO_USER_DMA_MAP, .msg_size = HDR + sizeof(m) };
 
 	assert_int_equal(vuc_send_raw(fresh(), &h, sizeof(h), NULL, 0), 0);
+	/* The server must have read the header before the payload and its fds arrive (fds that come in the
+	 * same read as their message's header belong to it): wait until it consumed what we sent. */
+	wait_consumed(vuc_socket_fd(F.c));
 	assert_int_equal(vuc_send_raw(F.c, &m, sizeof(m), &fd, 1), 0);
 	expect_disconnect(F.c);
 	case_done();

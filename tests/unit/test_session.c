@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -280,6 +281,66 @@ static void test_fds_mid_payload_drop(void **state)
 	close(efd);
 }
 
+/* A DMA_MAP with its fd right behind a message without: one read takes both, the fd goes to the map. */
+static void test_fd_on_message_read_ahead(void **state)
+{
+	struct fixture *f = *state;
+	struct vfio_user_region_access wr = { .offset = EDU_REG_LIVENESS, .region = 0, .count = 4 };
+	struct vfio_user_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE,
+		.addr = 0x100000,
+		.size = 0x1000,
+	};
+	uint8_t buf[128], rep[64];
+	struct vfio_user_header h;
+	int mfd = memfd_create("t", MFD_CLOEXEC);
+	size_t n, m;
+
+	assert_true(mfd >= 0);
+	assert_int_equal(ftruncate(mfd, 0x1000), 0);
+	negotiate(f);
+	n = build(f, buf, VFIO_USER_REGION_WRITE, VFIO_USER_F_NO_REPLY, &wr, sizeof(wr));
+	memset(buf + n, 0, 4);
+	((struct vfio_user_header *)buf)->msg_size += 4;
+	n += 4;
+	/* the first half of the write, read on its own; then its rest and the map in separate sends */
+	send_bytes(f, buf, 20, -1);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	send_bytes(f, buf + 20, n - 20, -1);
+	m = build(f, buf + n, VFIO_USER_DMA_MAP, 0, &map, sizeof(map));
+	send_bytes(f, buf + n, m, mfd);
+	close(mfd);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	recv_reply(f, &h, rep, sizeof(rep));
+	assert_int_equal(h.cmd, VFIO_USER_DMA_MAP);
+	assert_int_equal(h.flags, VFIO_USER_F_TYPE_REPLY);
+	assert_int_equal(dma_table_count(&f->s.windows), 1);
+	assert_non_null(dma_table_find(&f->s.windows, 0x100000)->vaddr);
+}
+
+/* Many small messages in one read, the last of them split across reads. */
+static void test_many_messages_one_read(void **state)
+{
+	struct fixture *f = *state;
+	struct vfio_user_region_access rd = { .offset = EDU_REG_ID, .region = 0, .count = 4 };
+	uint8_t buf[100 * 32], rep[64];
+	struct vfio_user_header h;
+	size_t n = 0;
+
+	negotiate(f);
+	for (int i = 0; i < 100; i++)
+		n += build(f, buf + n, VFIO_USER_REGION_READ, 0, &rd, sizeof(rd));
+	send_bytes(f, buf, n - 7, -1);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	send_bytes(f, buf + n - 7, 7, -1);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(recv_reply(f, &h, rep, sizeof(rep)), sizeof(rd) + 4);
+		assert_int_equal(h.msg_id, f->id - 99 + i);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +354,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_eof, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fd_on_wrong_message_is_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fds_mid_payload_drop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_on_message_read_ahead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_messages_one_read, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("session", tests, NULL, NULL);
