@@ -1,6 +1,8 @@
 /* harness.c: the real proxy process as integration tests see it: start, stop, count its fds and mappings. */
 #include "harness.h"
 
+#include "edu_model.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -274,4 +276,37 @@ int test_memfd(size_t size, void **mem)
 		return -errno;
 	}
 	return fd;
+}
+
+int edu_run_dma(struct vuc *c, uint64_t src, uint64_t dst, uint64_t count, uint64_t cmd, uint64_t *cmd_out)
+{
+	const uint32_t bar0 = VFIO_PCI_BAR0_REGION_INDEX;
+	uint64_t v = 0;
+	int ret;
+
+	if ((ret = vuc_write64(c, bar0, EDU_REG_DMA_SRC, src)) || (ret = vuc_write64(c, bar0, EDU_REG_DMA_DST, dst)) ||
+	    (ret = vuc_write64(c, bar0, EDU_REG_DMA_COUNT, count)) ||
+	    (ret = vuc_write64(c, bar0, EDU_REG_DMA_CMD, cmd | EDU_DMA_CMD_RUN)))
+		return ret;
+	for (int i = 0; i < 5000; i++) {
+		ret = vuc_read64(c, bar0, EDU_REG_DMA_CMD, &v);
+		if (ret)
+			return ret;
+		if (!(v & EDU_DMA_CMD_RUN))
+			break;
+		usleep(1000);
+	}
+	*cmd_out = v;
+	return 0;
+}
+
+int pci_command_set(struct vuc *c, uint16_t bits)
+{
+	uint16_t cmd;
+	int ret = vuc_config_read(c, 4, &cmd, 2);
+
+	if (ret)
+		return ret;
+	cmd |= bits;
+	return vuc_config_write(c, 4, &cmd, 2);
 }

@@ -3,6 +3,7 @@
 #define TESTS_HARNESS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "client/client.h"
@@ -43,6 +44,11 @@ void proxy_dump_log(const struct proxy_proc *p);
 
 /* An eventfd counter read with a timeout: returns the count (>0), 0 on timeout, negative errno. */
 long eventfd_wait(int efd, int timeout_ms);
+/* Runs one edu DMA transfer and waits for it (up to 5 s): 0 with the final command register in *cmd_out,
+ * or the client's negative errno. */
+int edu_run_dma(struct vuc *c, uint64_t src, uint64_t dst, uint64_t count, uint64_t cmd, uint64_t *cmd_out);
+/* Sets bits in the PCI command register (0x4: bus master). */
+int pci_command_set(struct vuc *c, uint16_t bits);
 /* A memfd of size bytes mapped into *mem. Returns the fd. */
 int test_memfd(size_t size, void **mem);
 

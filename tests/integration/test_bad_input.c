@@ -1698,16 +1698,7 @@ static uint64_t run_dma(struct vuc *c, uint64_t src, uint64_t dst, uint64_t coun
 {
 	uint64_t v = 0;
 
-	assert_int_equal(vuc_write64(c, BAR0, EDU_REG_DMA_SRC, src), 0);
-	assert_int_equal(vuc_write64(c, BAR0, EDU_REG_DMA_DST, dst), 0);
-	assert_int_equal(vuc_write64(c, BAR0, EDU_REG_DMA_COUNT, count), 0);
-	assert_int_equal(vuc_write64(c, BAR0, EDU_REG_DMA_CMD, cmd | EDU_DMA_CMD_RUN), 0);
-	for (int i = 0; i < 5000; i++) {
-		assert_int_equal(vuc_read64(c, BAR0, EDU_REG_DMA_CMD, &v), 0);
-		if (!(v & EDU_DMA_CMD_RUN))
-			break;
-		usleep(1000);
-	}
+	assert_int_equal(edu_run_dma(c, src, dst, count, cmd, &v), 0);
 	return v;
 }
 
