@@ -76,7 +76,9 @@ int emulated_backend_create(const char *model, struct device_backend **out);
 
 /* The VFIO backend: a real PCI device bound to vfio-pci. */
 enum vfio_iommu_kind {
-	VFIO_IOMMU_KIND_LEGACY, /* /dev/vfio/vfio container + /dev/vfio/GROUP, type1v2 */
+	VFIO_IOMMU_KIND_LEGACY,  /* /dev/vfio/vfio container + /dev/vfio/GROUP, type1v2 */
+	VFIO_IOMMU_KIND_IOMMUFD, /* /dev/iommu + /dev/vfio/devices/vfioX */
+	VFIO_IOMMU_KIND_AUTO,    /* iommufd when the kernel has it, else legacy */
 };
 
 struct vfio_backend_options {

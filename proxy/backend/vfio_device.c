@@ -281,7 +281,7 @@ static enum vfio_reset_method pick_reset(struct vfio_dev *d, uint32_t dev_flags)
 	}
 	ret = hot_reset_fds(d, info, fds, true);
 	free(info);
-	return ret > 0 ? VFIO_RESET_HOT : VFIO_RESET_NONE;
+	return ret >= 0 ? VFIO_RESET_HOT : VFIO_RESET_NONE;
 }
 
 static int do_reset(struct vfio_dev *d)
@@ -529,6 +529,40 @@ static void announce(struct vfio_dev *d)
 			      : "trapped (none is mmappable)");
 }
 
+/* Opens the device through the IOMMU path asked for; AUTO prefers iommufd when the kernel has it. */
+static int open_iommu(struct vfio_dev *d, enum vfio_iommu_kind kind)
+{
+	char why[VFIO_WHY_MAX];
+	int avail = vfio_iommufd_available(&d->target, why, sizeof(why));
+
+	switch (kind) {
+	case VFIO_IOMMU_KIND_IOMMUFD:
+		if (avail) {
+			log_error("--iommu iommufd: %s; boot a kernel with CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV, "
+				  "or use --iommu legacy",
+				  why);
+			return avail;
+		}
+		break;
+	case VFIO_IOMMU_KIND_AUTO:
+		if (avail) {
+			log_info("%s; using the legacy container path", why);
+			kind = VFIO_IOMMU_KIND_LEGACY;
+		} else {
+			kind = VFIO_IOMMU_KIND_IOMMUFD;
+		}
+		break;
+	case VFIO_IOMMU_KIND_LEGACY:
+		break;
+	default:
+		log_error("unknown IOMMU path %d", (int)kind);
+		return -EINVAL;
+	}
+	if (kind == VFIO_IOMMU_KIND_IOMMUFD)
+		return vfio_iommufd_open(&d->target, &d->iommu, &d->fd);
+	return vfio_container_open(&d->target, &d->iommu, &d->fd);
+}
+
 int vfio_backend_create(const struct vfio_backend_options *opts, struct device_backend **out)
 {
 	struct vfio_paths paths;
@@ -536,10 +570,6 @@ int vfio_backend_create(const struct vfio_backend_options *opts, struct device_b
 	struct vfio_dev *d;
 	int ret;
 
-	if (opts->iommu != VFIO_IOMMU_KIND_LEGACY) {
-		log_error("unknown IOMMU path %d: only the legacy container is supported", (int)opts->iommu);
-		return -EINVAL;
-	}
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
@@ -555,7 +585,7 @@ int vfio_backend_create(const struct vfio_backend_options *opts, struct device_b
 	}
 	if (vfio_memlock_check(why, sizeof(why)))
 		log_warn("%s", why);
-	ret = vfio_container_open(&d->target, &d->iommu, &d->fd);
+	ret = open_iommu(d, opts->iommu);
 	if (ret)
 		goto fail;
 	ret = read_device(d);

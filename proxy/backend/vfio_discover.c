@@ -173,31 +173,35 @@ static bool under(const char *path, const char *root, const char *sub)
 	return strncmp(path, root, n) == 0 && has_prefix(path + n, sub);
 }
 
-static int explain_cdev(const char *arg, const struct vfio_paths *p, char *why, size_t why_len)
+/* A VFIO cdev path to its device's PCI address, through sysfs's class/vfio-dev/vfioX/device link. */
+static int resolve_cdev(const char *arg, const struct vfio_paths *p, char *bdf, size_t len, char *why,
+			size_t why_len)
 {
 	const char *name = strrchr(arg, '/') + 1;
-	char link[PATH_MAX], bdf[VFIO_BDF_MAX], hint[VFIO_BDF_MAX + 16];
+	char link[PATH_MAX], dev[VFIO_BDF_MAX + 8];
 
-	snprintf(hint, sizeof(hint), "e.g. 0000:00:03.0");
-	if (!pathf(link, "%s/class/vfio-dev/%s/device", p->sysfs, name) && !link_basename(link, bdf, sizeof(bdf)))
-		snprintf(hint, sizeof(hint), "%s", bdf);
-	why_set(why, why_len,
-		"%s is a VFIO device cdev: the cdev/iommufd path is not supported yet (it comes with the iommufd "
-		"issue: /dev/iommu, IOMMU_IOAS_MAP); give the device's PCI address instead (%s) to use the "
-		"legacy group/container path",
-		arg, hint);
-	return -ENOTSUP;
+	if (pathf(link, "%s/class/vfio-dev/%s/device", p->sysfs, name))
+		return -ENAMETOOLONG;
+	if (link_basename(link, dev, sizeof(dev)) || vfio_parse_bdf(dev, bdf, len)) {
+		why_set(why, why_len,
+			"%s is not a VFIO device cdev this kernel knows (%s is missing): ls /dev/vfio/devices lists "
+			"them, or give the device's PCI address (e.g. 0000:00:03.0)",
+			arg, link);
+		return -ENODEV;
+	}
+	return 0;
 }
 
 /* DEVICE to a canonical PCI address. */
-static int resolve_bdf(const char *arg, const struct vfio_paths *p, char *bdf, size_t len, char *why,
-		       size_t why_len)
+static int resolve_bdf(const char *arg, const struct vfio_paths *p, char *bdf, size_t len, bool *cdev,
+		       char *why, size_t why_len)
 {
 	if (arg[0] == '/') {
 		if (under(arg, "/dev", CDEV_DIR) || under(arg, p->dev, CDEV_DIR)) {
 			if (strrchr(arg, '/')[1] == '\0')
 				goto bad;
-			return explain_cdev(arg, p, why, why_len);
+			*cdev = true;
+			return resolve_cdev(arg, p, bdf, len, why, why_len);
 		}
 		if ((under(arg, "/sys", "/") || under(arg, p->sysfs, "/")) &&
 		    bdf_from_sysfs_path(arg, bdf, len) == 0)
@@ -290,6 +294,31 @@ static int check_driver(const struct vfio_paths *p, const char *devdir, const ch
 	return 0;
 }
 
+/* The device's VFIO cdev (CONFIG_VFIO_DEVICE_CDEV): sysfs .../vfio-dev/vfioX names it; none is no error. */
+static int find_cdev(const struct vfio_paths *p, const char *devdir, struct vfio_target *t)
+{
+	char dir[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+	int ret = 0;
+
+	t->cdev_path[0] = '\0';
+	if (pathf(dir, "%s/vfio-dev", devdir))
+		return -ENAMETOOLONG;
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "vfio", 4) != 0 || !e->d_name[4])
+			continue;
+		if (pathf(t->cdev_path, "%s%s%s", p->dev, CDEV_DIR, e->d_name))
+			ret = -ENAMETOOLONG;
+		break;
+	}
+	closedir(d);
+	return ret;
+}
+
 int vfio_discover(const char *device, const struct vfio_paths *p, struct vfio_target *t, char *why,
 		  size_t why_len)
 {
@@ -304,7 +333,7 @@ int vfio_discover(const char *device, const struct vfio_paths *p, struct vfio_ta
 		why_set(why, why_len, "no DEVICE given: give a PCI address such as 0000:00:03.0");
 		return -EINVAL;
 	}
-	ret = resolve_bdf(device, p, t->bdf, sizeof(t->bdf), why, why_len);
+	ret = resolve_bdf(device, p, t->bdf, sizeof(t->bdf), &t->cdev_given, why, why_len);
 	if (ret)
 		return ret;
 
@@ -360,8 +389,28 @@ int vfio_discover(const char *device, const struct vfio_paths *p, struct vfio_ta
 		return -ENOTSUP;
 	}
 	if (pathf(t->group_path, "%s/vfio/%u", p->dev, t->group) ||
-	    pathf(t->container_path, "%s/vfio/vfio", p->dev))
+	    pathf(t->container_path, "%s/vfio/vfio", p->dev) || pathf(t->iommufd_path, "%s/iommu", p->dev))
 		return -ENAMETOOLONG;
+	return find_cdev(p, devdir, t);
+}
+
+int vfio_iommufd_available(const struct vfio_target *t, char *why, size_t why_len)
+{
+	struct stat st;
+
+	if (stat(t->iommufd_path, &st)) {
+		why_set(why, why_len, "this kernel has no iommufd (%s missing)", t->iommufd_path);
+		return -ENOENT;
+	}
+	if (!t->cdev_path[0]) {
+		why_set(why, why_len, "this kernel gives %s no VFIO device cdev (no vfio-dev/vfioX in sysfs: "
+			"CONFIG_VFIO_DEVICE_CDEV is off)", t->bdf);
+		return -ENOENT;
+	}
+	if (stat(t->cdev_path, &st)) {
+		why_set(why, why_len, "%s's VFIO device cdev %s is missing", t->bdf, t->cdev_path);
+		return -ENOENT;
+	}
 	return 0;
 }
 

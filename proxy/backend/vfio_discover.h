@@ -30,6 +30,9 @@ struct vfio_target {
 	unsigned int group;              /* IOMMU group number */
 	char group_path[PATH_MAX];       /* /dev/vfio/N */
 	char container_path[PATH_MAX];   /* /dev/vfio/vfio */
+	char iommufd_path[PATH_MAX];     /* /dev/iommu */
+	char cdev_path[PATH_MAX];        /* /dev/vfio/devices/vfioX from sysfs .../vfio-dev/vfioX; "" when none */
+	bool cdev_given;                 /* DEVICE named the cdev itself */
 };
 
 /*
@@ -39,18 +42,25 @@ struct vfio_target {
 int vfio_parse_bdf(const char *s, char *out, size_t out_len);
 
 /*
- * Resolves DEVICE (a PCI address, a sysfs path of a PCI device, or a VFIO cdev path) and checks that
- * the legacy group path can serve it: VFIO present, the device there, in an IOMMU group, bound to vfio-pci,
- * every other device of its group bound to vfio-pci (or pci-stub, pcieport, no driver). 0, or a negative
- * errno with why holding one line saying what is wrong and what to do:
+ * Resolves DEVICE (a PCI address, a sysfs path of a PCI device, or a VFIO cdev path
+ * /dev/vfio/devices/vfioX) and checks that VFIO can serve it: VFIO present, the device there, in an IOMMU
+ * group, bound to vfio-pci, every other device of its group bound to vfio-pci (or pci-stub, pcieport, no
+ * driver). Fills both paths' nodes (the group's, and the cdev's when the kernel made one). 0, or a
+ * negative errno with why holding one line saying what is wrong and what to do:
  *   -EINVAL  DEVICE is none of the accepted forms
- *   -ENOTSUP a VFIO cdev path, or a device in VFIO no-IOMMU mode
+ *   -ENOTSUP a device in VFIO no-IOMMU mode
  *   -ENOENT  no VFIO in the kernel (/dev/vfio missing)
  *   -ENODEV  no such device, or no IOMMU group
  *   -EBUSY   the device or a device of its group is bound to another driver
  */
 int vfio_discover(const char *device, const struct vfio_paths *p, struct vfio_target *t, char *why,
 		  size_t why_len);
+
+/*
+ * Whether the iommufd path can serve t: 0 when /dev/iommu and the device's VFIO cdev exist, else -ENOENT
+ * with why saying which is missing (one line, without what to do: that depends on the caller).
+ */
+int vfio_iommufd_available(const struct vfio_target *t, char *why, size_t why_len);
 
 /*
  * Opens a VFIO node (container or group) read-write, close-on-exec. The fd, or a negative errno with

@@ -1,4 +1,4 @@
-/* vfio_iommu.h: the IOMMU side of the VFIO backend behind one small ops table: the legacy container today, iommufd beside it later. */
+/* vfio_iommu.h: the IOMMU side of the VFIO backend behind one small ops table: the legacy container (vfio_container.c) and iommufd (vfio_iommufd.c). */
 #ifndef BACKEND_VFIO_IOMMU_H
 #define BACKEND_VFIO_IOMMU_H
 
@@ -25,7 +25,8 @@ struct vfio_iommu_ops {
 	/*
 	 * The fds that prove ownership of every device a PCI hot reset would touch (devs from
 	 * VFIO_DEVICE_GET_PCI_HOT_RESET_INFO), for VFIO_DEVICE_PCI_HOT_RESET: how many it put in fds (at most
-	 * max), or -EPERM with *foreign the index of a device that is not ours.
+	 * max; 0 on iommufd, where the kernel checks ownership itself), or -EPERM with *foreign the index of
+	 * a device that is not ours.
 	 */
 	int (*hot_reset_fds)(struct vfio_iommu *io, const struct vfio_pci_dependent_device *devs, uint32_t n,
 			     int32_t *fds, uint32_t max, uint32_t *foreign);
@@ -43,5 +44,7 @@ struct vfio_iommu {
  * their own failures (one line) and return a negative errno.
  */
 int vfio_container_open(const struct vfio_target *t, struct vfio_iommu **out, int *device_fd);
+/* t->iommufd_path and t->cdev_path: vfio_iommufd_available() said yes. */
+int vfio_iommufd_open(const struct vfio_target *t, struct vfio_iommu **out, int *device_fd);
 
 #endif /* BACKEND_VFIO_IOMMU_H */

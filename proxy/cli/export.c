@@ -19,16 +19,19 @@ static void usage(FILE *out)
 		"Serve a real PCI device bound to vfio-pci to one vfio-user client at a time: its regions,\n"
 		"interrupts, reset and DMA go to the device through the kernel's VFIO.\n"
 		"\n"
-		"DEVICE is the device's PCI address (0000:00:03.0, or 00:03.0 for domain 0000) or its sysfs path\n"
-		"(/sys/bus/pci/devices/0000:00:03.0). Bind it, and every device of its IOMMU group, to vfio-pci\n"
-		"first:\n"
+		"DEVICE is the device's PCI address (0000:00:03.0, or 00:03.0 for domain 0000), its sysfs path\n"
+		"(/sys/bus/pci/devices/0000:00:03.0) or its VFIO cdev (/dev/vfio/devices/vfio0). Bind it, and\n"
+		"every device of its IOMMU group, to vfio-pci first:\n"
 		"  echo vfio-pci > /sys/bus/pci/devices/DEVICE/driver_override\n"
 		"  echo DEVICE > /sys/bus/pci/drivers_probe\n"
 		"\n"
 		"  --trap-bars           never hand the client the device fd: every BAR access goes through the\n"
 		"                        proxy (slower, but the client gets no handle on the device's VFIO ioctls)\n"
-		"  --iommu legacy        the IOMMU path: legacy (/dev/vfio/vfio container, type1v2 IOMMU), the\n"
-		"                        default\n");
+		"  --iommu auto|iommufd|legacy\n"
+		"                        the IOMMU path: iommufd (/dev/iommu and the device's VFIO cdev\n"
+		"                        /dev/vfio/devices/vfioX) or legacy (/dev/vfio/vfio container and\n"
+		"                        /dev/vfio/GROUP, type1v2 IOMMU); auto (the default) takes iommufd when\n"
+		"                        the kernel has it, else legacy\n");
 	cli_serve_usage(out);
 	fprintf(out,
 		"\n"
@@ -43,12 +46,15 @@ static int parse_iommu(const char *s, enum vfio_iommu_kind *out)
 		*out = VFIO_IOMMU_KIND_LEGACY;
 		return 0;
 	}
-	if (strcmp(s, "iommufd") == 0)
-		fprintf(stderr,
-			PROG ": --iommu iommufd is not supported yet (it comes with the iommufd issue: /dev/iommu, "
-			     "IOMMU_IOAS_MAP); use --iommu legacy\n");
-	else
-		fprintf(stderr, PROG ": unknown IOMMU path '%s'; use --iommu legacy\n", s);
+	if (strcmp(s, "iommufd") == 0) {
+		*out = VFIO_IOMMU_KIND_IOMMUFD;
+		return 0;
+	}
+	if (strcmp(s, "auto") == 0) {
+		*out = VFIO_IOMMU_KIND_AUTO;
+		return 0;
+	}
+	fprintf(stderr, PROG ": unknown IOMMU path '%s'; use --iommu auto, iommufd or legacy\n", s);
 	return -1;
 }
 
@@ -60,7 +66,7 @@ int cmd_export(int argc, char **argv)
 		{ "iommu", required_argument, NULL, OPT_IOMMU },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct vfio_backend_options vo = { .iommu = VFIO_IOMMU_KIND_LEGACY };
+	struct vfio_backend_options vo = { .iommu = VFIO_IOMMU_KIND_AUTO };
 	struct device_backend *backend;
 	struct cli_serve cs;
 	int c, ret;

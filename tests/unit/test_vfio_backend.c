@@ -1,4 +1,4 @@
-/* test_vfio_backend.c: the VFIO backend end to end against a fake VFIO kernel (ioctl() defined here, 6.1 semantics; a memfd as the device fd; fake sysfs), alone and through the real server and client library. */
+/* test_vfio_backend.c: the VFIO backend end to end against a fake VFIO kernel (ioctl() defined here: the legacy container with 6.1 semantics, iommufd and the device cdev as in 6.12; a memfd as the device fd; fake sysfs), alone and through the real server and client library. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +24,7 @@
 #include <linux/pci_regs.h>
 
 #include "backend/backend.h"
+#include "backend/vfio_iommufd_uapi.h"
 #include "client/client.h"
 #include "server/dma_table.h"
 #include "server/server.h"
@@ -37,6 +38,9 @@
 #define MAX_MAPS 32
 #define MAX_VEC 64
 #define DEV_MEMFD_NAME "fake-vfio-device"
+#define CDEV_MEMFD_NAME "fake-vfio-cdev"
+#define IOAS_ID 2
+#define DEVID 5
 
 struct fake_region {
 	uint32_t flags;
@@ -76,13 +80,19 @@ static struct fake {
 	struct fake_map maps[MAX_MAPS];
 	unsigned int nmaps, map_calls, unmap_calls;
 	unsigned int resets, hot_resets;
+
+	/* iommufd and the device cdev (fake_tree_iommufd) */
+	int cdev_memfd;        /* what dev/vfio/devices/vfio0 opens (through /proc/self/fd), or -1 */
+	bool cdev_bound;       /* VFIO_DEVICE_BIND_IOMMUFD done */
+	uint32_t attached_pt;  /* VFIO_DEVICE_ATTACH_IOMMUFD_PT's pt_id, 0 none */
+	unsigned int ioas_allocs, hot_reset_empty;
 } fk;
 
 static const struct vfio_iova_range fake_ranges[2] = { { 0, 0xfedfffff }, { 0xfef00000, 0xffffffffffffull } };
 
 /* ---- the fake kernel ---- */
 
-enum fd_kind { FD_OTHER, FD_CONTAINER, FD_GROUP, FD_DEVICE, FD_EVENTFD };
+enum fd_kind { FD_OTHER, FD_CONTAINER, FD_GROUP, FD_DEVICE, FD_EVENTFD, FD_IOMMUFD, FD_CDEV };
 
 static enum fd_kind fd_kind(int fd)
 {
@@ -96,6 +106,8 @@ static enum fd_kind fd_kind(int fd)
 	target[n] = '\0';
 	if (strstr(target, "memfd:" DEV_MEMFD_NAME))
 		return FD_DEVICE;
+	if (strstr(target, "memfd:" CDEV_MEMFD_NAME))
+		return FD_CDEV;
 	if (strcmp(target, "anon_inode:[eventfd]") == 0)
 		return FD_EVENTFD;
 	snprintf(want, sizeof(want), "%s/dev/vfio/vfio", fk.root);
@@ -104,6 +116,9 @@ static enum fd_kind fd_kind(int fd)
 	snprintf(want, sizeof(want), "%s/dev/vfio/%d", fk.root, GROUP);
 	if (strcmp(target, want) == 0)
 		return FD_GROUP;
+	snprintf(want, sizeof(want), "%s/dev/iommu", fk.root);
+	if (strcmp(target, want) == 0)
+		return FD_IOMMUFD;
 	return FD_OTHER;
 }
 
@@ -197,11 +212,11 @@ static uint16_t read_command(int fd)
 	return cmd;
 }
 
-static int new_device_fd(void)
+static int new_device_fd_named(const char *name)
 {
 	const uint16_t ids[2] = { 0x1234, 0x11e8 }, sub[2] = { 0x1af4, 0x1100 };
 	const uint16_t cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
-	int fd = memfd_create(DEV_MEMFD_NAME, MFD_CLOEXEC);
+	int fd = memfd_create(name, MFD_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
@@ -209,6 +224,87 @@ static int new_device_fd(void)
 	write_config(fd, PCI_COMMAND, &cmd, sizeof(cmd));
 	write_config(fd, PCI_SUBSYSTEM_VENDOR_ID, sub, sizeof(sub));
 	return fd;
+}
+
+static int new_device_fd(void)
+{
+	return new_device_fd_named(DEV_MEMFD_NAME);
+}
+
+/* The IOAS: maps go to fk.maps with the legacy flag names, so the same assertions read both paths. */
+static int iommufd_ioctl(unsigned long req, void *arg)
+{
+	switch (req) {
+	case VUP_IOMMU_IOAS_ALLOC: {
+		struct vup_iommu_ioas_alloc *a = arg;
+
+		if (a->size < sizeof(*a) || a->flags)
+			return -EINVAL;
+		if (fk.ioas_allocs++)
+			return -ENOSPC; /* one IOAS is all the proxy needs */
+		a->out_ioas_id = IOAS_ID;
+		return 0;
+	}
+	case VUP_IOMMU_IOAS_IOVA_RANGES: {
+		struct vup_iommu_ioas_iova_ranges *q = arg;
+		struct vup_iommu_iova_range *r = (void *)(uintptr_t)q->allowed_iovas;
+
+		if (q->size < sizeof(*q) || q->ioas_id != IOAS_ID || q->reserved)
+			return -EINVAL;
+		if (q->num_iovas < 2) {
+			q->num_iovas = 2;
+			return -EMSGSIZE;
+		}
+		for (int i = 0; i < 2; i++)
+			r[i] = (struct vup_iommu_iova_range){ fake_ranges[i].start, fake_ranges[i].end };
+		q->num_iovas = 2;
+		q->out_iova_alignment = 4096;
+		return 0;
+	}
+	case VUP_IOMMU_IOAS_MAP: {
+		struct vup_iommu_ioas_map *m = arg;
+		const uint32_t rw = VUP_IOMMU_IOAS_MAP_READABLE | VUP_IOMMU_IOAS_MAP_WRITEABLE;
+		bool inside = false;
+
+		fk.map_calls++;
+		if (m->size < sizeof(*m) || m->ioas_id != IOAS_ID || m->reserved || !(m->flags & rw) ||
+		    !(m->flags & VUP_IOMMU_IOAS_MAP_FIXED_IOVA) || !m->length)
+			return -EINVAL;
+		for (int i = 0; i < 2; i++)
+			inside |= m->iova >= fake_ranges[i].start && m->iova + m->length - 1 <= fake_ranges[i].end;
+		if (!inside)
+			return -ENOSPC;
+		for (unsigned int i = 0; i < fk.nmaps; i++)
+			if (m->iova < fk.maps[i].iova + fk.maps[i].size && fk.maps[i].iova < m->iova + m->length)
+				return -EEXIST; /* a stale mapping would show here */
+		if (fk.map_errno)
+			return -fk.map_errno;
+		assert_true(fk.nmaps < MAX_MAPS);
+		fk.maps[fk.nmaps++] = (struct fake_map){
+			m->iova, m->length, m->user_va,
+			((m->flags & VUP_IOMMU_IOAS_MAP_READABLE) ? VFIO_DMA_MAP_FLAG_READ : 0) |
+				((m->flags & VUP_IOMMU_IOAS_MAP_WRITEABLE) ? VFIO_DMA_MAP_FLAG_WRITE : 0)
+		};
+		return 0;
+	}
+	case VUP_IOMMU_IOAS_UNMAP: {
+		struct vup_iommu_ioas_unmap *u = arg;
+
+		fk.unmap_calls++;
+		if (u->size < sizeof(*u) || u->ioas_id != IOAS_ID)
+			return -EINVAL;
+		for (unsigned int i = 0; i < fk.nmaps; i++) {
+			if (fk.maps[i].iova == u->iova && fk.maps[i].size == u->length) {
+				fk.maps[i] = fk.maps[--fk.nmaps];
+				return 0;
+			}
+		}
+		u->length = 0;
+		return -ENOENT;
+	}
+	default:
+		return -ENOTTY;
+	}
 }
 
 static int group_ioctl(unsigned long req, void *arg)
@@ -348,6 +444,8 @@ static int fake_set_irqs(struct vfio_irq_set *s)
 
 static int device_ioctl(int fd, unsigned long req, void *arg)
 {
+	bool cdev = fd_kind(fd) == FD_CDEV;
+
 	switch (req) {
 	case VFIO_DEVICE_GET_INFO: {
 		struct vfio_device_info *i = arg;
@@ -407,16 +505,36 @@ static int device_ioctl(int fd, unsigned long req, void *arg)
 		i->count = fk.n_hot;
 		if (i->argsz < sizeof(*i) + fk.n_hot * sizeof(i->devices[0]))
 			return -ENOSPC;
-		for (uint32_t k = 0; k < fk.n_hot; k++)
-			i->devices[k] = (struct vfio_pci_dependent_device){ .group_id = fk.hot_groups[k],
+		i->flags = cdev ? VUP_VFIO_PCI_HOT_RESET_FLAG_DEV_ID | VUP_VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED : 0;
+		for (uint32_t k = 0; k < fk.n_hot; k++) {
+			/* on a cdev the field holds device ids: ours, or NOT_OWNED */
+			uint32_t id = !cdev ? fk.hot_groups[k] : fk.hot_groups[k] == GROUP ? DEVID : VUP_VFIO_PCI_DEVID_NOT_OWNED;
+
+			if (cdev && id == VUP_VFIO_PCI_DEVID_NOT_OWNED)
+				i->flags &= ~VUP_VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED;
+			i->devices[k] = (struct vfio_pci_dependent_device){ .group_id = id,
 									    .devfn = (uint8_t)((3 + k) << 3) };
+		}
 		return 0;
 	}
 	case VFIO_DEVICE_PCI_HOT_RESET: {
 		struct vfio_pci_hot_reset *r = arg;
 
-		if (r->argsz < sizeof(*r) + r->count * sizeof(int32_t) || r->count == 0)
+		if (r->argsz < sizeof(*r) + r->count * sizeof(int32_t))
 			return -EINVAL;
+		if (r->count == 0) {
+			/* the cdev form: the kernel checks that the iommufd owns every affected device */
+			if (!cdev)
+				return -EINVAL;
+			for (uint32_t k = 0; k < fk.n_hot; k++)
+				if (fk.hot_groups[k] != GROUP)
+					return -EPERM;
+			fk.hot_reset_empty++;
+			fk.hot_resets++;
+			return 0;
+		}
+		if (cdev)
+			return -EINVAL; /* group fds do not prove ownership to a cdev-bound device */
 		for (uint32_t k = 0; k < r->count; k++)
 			if (fd_kind(r->group_fds[k]) != FD_GROUP)
 				return -EINVAL;
@@ -425,6 +543,40 @@ static int device_ioctl(int fd, unsigned long req, void *arg)
 	}
 	default:
 		return -ENOTTY;
+	}
+}
+
+/* The cdev: nothing but BIND_IOMMUFD until bound, then ATTACH; the device ioctls once both are done. */
+static int cdev_ioctl(int fd, unsigned long req, void *arg)
+{
+	switch (req) {
+	case VUP_VFIO_DEVICE_BIND_IOMMUFD: {
+		struct vup_vfio_device_bind_iommufd *b = arg;
+
+		if (b->argsz < sizeof(*b) || b->flags || fk.cdev_bound)
+			return -EINVAL;
+		if (fd_kind(b->iommufd) != FD_IOMMUFD)
+			return -EBADF;
+		if (fk.container_set)
+			return -EBUSY; /* the group is in use by a container */
+		fk.cdev_bound = true;
+		b->out_devid = DEVID;
+		return 0;
+	}
+	case VUP_VFIO_DEVICE_ATTACH_IOMMUFD_PT: {
+		struct vup_vfio_device_attach_iommufd_pt *a = arg;
+
+		if (!fk.cdev_bound || a->argsz < sizeof(*a) || a->flags)
+			return -EINVAL;
+		if (a->pt_id != IOAS_ID || !fk.ioas_allocs)
+			return -ENOENT;
+		fk.attached_pt = a->pt_id;
+		return 0;
+	}
+	default:
+		if (!fk.cdev_bound || !fk.attached_pt)
+			return -EINVAL;
+		return device_ioctl(fd, req, arg);
 	}
 }
 
@@ -447,6 +599,12 @@ int ioctl(int fd, unsigned long req, ...)
 		break;
 	case FD_DEVICE:
 		ret = device_ioctl(fd, req, arg);
+		break;
+	case FD_IOMMUFD:
+		ret = iommufd_ioctl(req, arg);
+		break;
+	case FD_CDEV:
+		ret = cdev_ioctl(fd, req, arg);
 		break;
 	default:
 		return (int)syscall(SYS_ioctl, fd, req, arg);
@@ -483,6 +641,7 @@ static void fake_defaults(void)
 	fk.viable = true;
 	fk.type1v2 = true;
 	fk.irq_type = -1;
+	fk.cdev_memfd = -1;
 	for (int i = 0; i < MAX_VEC; i++)
 		fk.ctx[i] = -1;
 
@@ -553,6 +712,21 @@ static void fake_tree(const char *driver)
 	   r, BDF, driver, GROUP, GROUP, BDF, BDF, driver, BDF, GROUP, BDF, BDF, GROUP, BDF);
 }
 
+/*
+ * The same, on a kernel with iommufd and the VFIO cdev: /dev/iommu, sysfs's vfio-dev/vfio0 and
+ * class/vfio-dev/vfio0, and /dev/vfio/devices/vfio0 opening (through /proc/PID/fd) a memfd the fake knows.
+ */
+static void fake_tree_iommufd(const char *driver)
+{
+	fake_tree(driver);
+	fk.cdev_memfd = new_device_fd_named(CDEV_MEMFD_NAME);
+	assert_true(fk.cdev_memfd >= 0);
+	sh("cd %s && touch dev/iommu && mkdir -p dev/vfio/devices sys/devices/pci0000:00/%s/vfio-dev/vfio0 "
+	   "sys/class/vfio-dev/vfio0 && ln -s ../../../devices/pci0000:00/%s sys/class/vfio-dev/vfio0/device && "
+	   "ln -s /proc/%d/fd/%d dev/vfio/devices/vfio0",
+	   fk.root, BDF, BDF, (int)getpid(), fk.cdev_memfd);
+}
+
 /* ---- fixture ---- */
 
 struct fixture {
@@ -573,16 +747,21 @@ static int count_fds(void)
 	return n;
 }
 
-static int create(struct fixture *f, bool trap_bars)
+static int create_as(struct fixture *f, const char *device, bool trap_bars, enum vfio_iommu_kind kind)
 {
 	char sysfs[PATH_MAX + 8], dev[PATH_MAX + 8];
-	struct vfio_backend_options o = { .device = BDF, .trap_bars = trap_bars, .iommu = VFIO_IOMMU_KIND_LEGACY };
+	struct vfio_backend_options o = { .device = device, .trap_bars = trap_bars, .iommu = kind };
 
 	snprintf(sysfs, sizeof(sysfs), "%s/sys", fk.root);
 	snprintf(dev, sizeof(dev), "%s/dev", fk.root);
 	o.sysfs_root = sysfs;
 	o.dev_root = dev;
 	return vfio_backend_create(&o, &f->b);
+}
+
+static int create(struct fixture *f, bool trap_bars)
+{
+	return create_as(f, BDF, trap_bars, VFIO_IOMMU_KIND_LEGACY);
 }
 
 static int setup(void **state)
@@ -614,6 +793,8 @@ static int teardown(void **state)
 	if (f->b)
 		f->b->ops->destroy(f->b);
 	fake_disable_msi();
+	if (fk.cdev_memfd >= 0)
+		close(fk.cdev_memfd);
 	nftw(fk.root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	leaked = count_fds() - f->fds_before;
 	free(f);
@@ -1202,6 +1383,224 @@ static void test_through_server(void **state)
 		close(e[i]);
 }
 
+/* ---- the iommufd path ---- */
+
+static struct device_backend *create_iommufd(struct fixture *f, enum vfio_iommu_kind kind)
+{
+	fake_tree_iommufd("vfio-pci");
+	assert_int_equal(create_as(f, BDF, false, kind), 0);
+	return f->b;
+}
+
+static void test_iommufd_auto(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b = create_iommufd(f, VFIO_IOMMU_KIND_AUTO);
+	struct vfio_user_region_info info = { .index = VFIO_PCI_BAR0_REGION_INDEX };
+	struct vfio_user_device_info dinfo;
+	uint8_t caps[512];
+	size_t len;
+	uint32_t id;
+	int fd;
+
+	/* both paths exist: iommufd is preferred; the container is never touched */
+	assert_true(fk.cdev_bound);
+	assert_int_equal(fk.attached_pt, IOAS_ID);
+	assert_false(fk.container_set);
+	assert_int_equal(b->ops->device_info(b, &dinfo), 0);
+	assert_int_equal(dinfo.flags, VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET);
+	assert_int_equal(dinfo.num_regions, REGION9 + 1);
+	/* regions, mmap fd and config reads: the shared code, on the cdev's fd */
+	assert_int_equal(b->ops->region_info(b, &info, caps, sizeof(caps), &len, &fd), 0);
+	assert_int_equal(info.size, 1 << 20);
+	assert_int_equal(fd_kind(fd), FD_CDEV);
+	assert_int_equal(b->ops->region_read(b, VFIO_PCI_CONFIG_REGION_INDEX, PCI_VENDOR_ID, &id, 4), 0);
+	assert_int_equal(id, 0x11e81234);
+	assert_string_equal(b->name, "VFIO device 0000:00:03.0 (1234:11e8)");
+	/* IRQs through the same code: every index turned off at start */
+	assert_int_equal(fk.ncalls, VFIO_PCI_NUM_IRQS);
+	assert_int_equal(b->ops->reset(b), 0);
+	assert_int_equal(fk.resets, 1);
+}
+
+static void test_iommufd_cdev_argument(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX + 32];
+
+	fake_tree_iommufd("vfio-pci");
+	snprintf(path, sizeof(path), "%s/dev/vfio/devices/vfio0", fk.root);
+	assert_int_equal(create_as(f, path, false, VFIO_IOMMU_KIND_AUTO), 0);
+	assert_true(fk.cdev_bound);
+	assert_string_equal(f->b->name, "VFIO device 0000:00:03.0 (1234:11e8)");
+}
+
+static void test_iommufd_forced_legacy(void **state)
+{
+	struct fixture *f = *state;
+
+	create_iommufd(f, VFIO_IOMMU_KIND_LEGACY);
+	assert_true(fk.container_set);
+	assert_false(fk.cdev_bound);
+	assert_int_equal(fk.ioas_allocs, 0);
+}
+
+static void test_iommufd_missing(void **state)
+{
+	struct fixture *f = *state;
+
+	/* a 6.1 kernel: forced iommufd fails, automatic falls back to the container */
+	fake_tree("vfio-pci");
+	assert_int_equal(create_as(f, BDF, false, VFIO_IOMMU_KIND_IOMMUFD), -ENOENT);
+	assert_null(f->b);
+	assert_false(fk.container_set);
+	assert_int_equal(create_as(f, BDF, false, VFIO_IOMMU_KIND_AUTO), 0);
+	assert_true(fk.container_set);
+}
+
+static void test_iommufd_bind_busy(void **state)
+{
+	struct fixture *f = *state;
+
+	fake_tree_iommufd("vfio-pci");
+	fk.container_set = true; /* another process holds the group through a container */
+	assert_int_equal(create_as(f, BDF, false, VFIO_IOMMU_KIND_IOMMUFD), -EBUSY);
+	assert_null(f->b);
+}
+
+static void test_iommufd_dma(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b = create_iommufd(f, VFIO_IOMMU_KIND_IOMMUFD);
+	const uint32_t rw = VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE;
+	void *mem = mmap(NULL, 0x4000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct dma_window w = { .iova = 0x100000, .size = 0x2000, .prot = rw, .fd = -1, .vaddr = mem };
+
+	assert_true(mem != MAP_FAILED);
+	/* at the client's IOVA exactly */
+	assert_int_equal(b->ops->dma_map(b, &w), 0);
+	assert_int_equal(fk.nmaps, 1);
+	assert_int_equal(fk.maps[0].iova, 0x100000);
+	assert_int_equal(fk.maps[0].size, 0x2000);
+	assert_int_equal(fk.maps[0].vaddr, (uintptr_t)mem);
+	assert_int_equal(fk.maps[0].flags, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	assert_int_equal(b->ops->dma_map(b, &w), -EEXIST);
+	b->ops->dma_unmap(b, &w);
+	assert_int_equal(fk.nmaps, 0);
+	w.prot = VFIO_USER_F_DMA_REGION_READ;
+	assert_int_equal(b->ops->dma_map(b, &w), 0);
+	assert_int_equal(fk.maps[0].flags, VFIO_DMA_MAP_FLAG_READ);
+	b->ops->dma_unmap(b, &w);
+	/* outside the IOAS's ranges (IOMMU_IOAS_IOVA_RANGES, grown after EMSGSIZE): refused before the kernel */
+	fk.map_calls = 0;
+	w.iova = 0xfee00000;
+	assert_int_equal(b->ops->dma_map(b, &w), -EINVAL);
+	assert_int_equal(fk.map_calls, 0);
+	/* 20 clients that map the same IOVA and vanish: the IOAS keeps nothing stale */
+	w.iova = 0x100000;
+	w.prot = rw;
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(b->ops->dma_map(b, &w), 0);
+		b->ops->dma_unmap(b, &w);
+		b->ops->client_gone(b);
+	}
+	assert_int_equal(fk.nmaps, 0);
+	assert_int_equal(b->ops->dma_map(b, &w), 0);
+	b->ops->dma_unmap(b, &w);
+	/* pinning refused */
+	fk.map_errno = ENOMEM;
+	assert_int_equal(b->ops->dma_map(b, &w), -ENOMEM);
+	assert_int_equal(fk.nmaps, 0);
+	munmap(mem, 0x4000);
+}
+
+static void test_iommufd_hot_reset(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b;
+	struct vfio_user_device_info info;
+
+	fk.dev_flags = VFIO_DEVICE_FLAGS_PCI;
+	fk.hot_groups[0] = GROUP;
+	fk.hot_groups[1] = GROUP;
+	fk.n_hot = 2;
+	b = create_iommufd(f, VFIO_IOMMU_KIND_IOMMUFD);
+	assert_int_equal(b->ops->device_info(b, &info), 0);
+	assert_int_equal(info.flags, VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET);
+	assert_int_equal(b->ops->reset(b), 0);
+	assert_int_equal(fk.hot_reset_empty, 1); /* the zero-length group array */
+	b->ops->client_gone(b);
+	assert_int_equal(fk.hot_reset_empty, 2);
+	assert_int_equal(fk.resets, 0);
+}
+
+static void test_iommufd_hot_reset_foreign(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b;
+	struct vfio_user_device_info info;
+
+	fk.dev_flags = VFIO_DEVICE_FLAGS_PCI;
+	fk.hot_groups[0] = GROUP;
+	fk.hot_groups[1] = GROUP + 1; /* reads NOT_OWNED on the cdev */
+	fk.n_hot = 2;
+	b = create_iommufd(f, VFIO_IOMMU_KIND_IOMMUFD);
+	assert_int_equal(b->ops->device_info(b, &info), 0);
+	assert_int_equal(info.flags, VFIO_DEVICE_FLAGS_PCI);
+	assert_int_equal(b->ops->reset(b), -ENOTTY);
+	assert_int_equal(fk.hot_resets, 0);
+}
+
+static void test_iommufd_through_server(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b = create_iommufd(f, VFIO_IOMMU_KIND_AUTO);
+	struct served sv;
+	struct server_options so;
+	struct vuc *c;
+	struct vuc_server_caps caps;
+	struct vfio_user_region_info rinfo;
+	uint8_t cbuf[256];
+	size_t clen;
+	int fd, mem;
+	sigset_t mask, old;
+
+	snprintf(sv.sock, sizeof(sv.sock), "%s/proxy.sock", fk.root);
+	server_options_init(&so);
+	so.socket_path = sv.sock;
+	assert_int_equal(server_create(&so, b, &sv.srv), 0);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &mask, &old);
+	assert_int_equal(pthread_create(&sv.thread, NULL, serve, &sv), 0);
+
+	mem = memfd_create("guest-ram", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(mem, 1 << 20), 0);
+	/* clients that map and vanish without unmapping: the server unmaps, the same IOVA maps again */
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(vuc_connect(sv.sock, &c), 0);
+		assert_int_equal(vuc_negotiate(c, &caps), 0);
+		assert_int_equal(vuc_dma_map_fd(c, 0x100000, 1 << 20, mem, 0,
+						VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE), 0);
+		if (i == 0) {
+			assert_int_equal(vuc_region_info(c, VFIO_PCI_BAR0_REGION_INDEX, &rinfo, cbuf, sizeof(cbuf),
+							 &clen, &fd), 0);
+			assert_int_equal(fd_kind(fd), FD_CDEV); /* the client gets the cdev's fd */
+			close(fd);
+		}
+		assert_int_equal(fk.nmaps, 1);
+		vuc_close(c);
+	}
+	pthread_kill(sv.thread, SIGTERM);
+	pthread_join(sv.thread, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	server_destroy(sv.srv);
+	assert_int_equal(fk.nmaps, 0);
+	assert_int_equal(fk.map_calls, 20);
+	assert_int_equal(fk.unmap_calls, 20);
+	close(mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1222,6 +1621,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_driver, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_through_server, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iommufd_auto, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iommufd_cdev_argument, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iommufd_forced_legacy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iommufd_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iommufd_bind_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iommufd_dma, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iommufd_hot_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iommufd_hot_reset_foreign, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iommufd_through_server, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

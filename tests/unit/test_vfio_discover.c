@@ -346,20 +346,49 @@ static void test_no_vfio(void **state)
 static void test_cdev_path(void **state)
 {
 	struct tree *t = *state;
-	char path[PATH_MAX];
+	char path[PATH_MAX], want[PATH_MAX];
 
-	assert_int_equal(discover(t, "/dev/vfio/devices/vfio0"), -ENOTSUP);
-	assert_why(t, "/dev/vfio/devices/vfio0 is a VFIO device cdev");
-	assert_why(t, "not supported yet");
-	assert_why(t, "iommufd");
+	/* a cdev sysfs does not know */
+	assert_int_equal(discover(t, "/dev/vfio/devices/vfio0"), -ENODEV);
+	assert_why(t, "/dev/vfio/devices/vfio0 is not a VFIO device cdev this kernel knows");
 	assert_why(t, "e.g. 0000:00:03.0");
-	/* when sysfs says which device it is, the message names it */
+	/* sysfs says which device it is: resolved to its address, with the cdev found from sysfs */
 	add_device(t, "0000:00:05.0", 9, "vfio-pci");
 	linkf("../../../devices/pci0000:00/0000:00:05.0", "%s/class/vfio-dev/vfio1/device", t->p.sysfs);
+	mkdirs("%s/devices/pci0000:00/0000:00:05.0/vfio-dev/vfio1", t->p.sysfs);
 	fmtpath(path, "%s/vfio/devices/vfio1", t->p.dev);
-	assert_int_equal(discover(t, path), -ENOTSUP);
-	assert_why(t, "give the device's PCI address instead (0000:00:05.0)");
+	assert_int_equal(discover(t, path), 0);
+	assert_string_equal(t->t.bdf, "0000:00:05.0");
+	assert_true(t->t.cdev_given);
+	assert_string_equal(t->t.cdev_path, path);
+	fmtpath(want, "%s/iommu", t->p.dev);
+	assert_string_equal(t->t.iommufd_path, want);
+	/* neither /dev/iommu nor the cdev node exists yet */
+	assert_int_equal(vfio_iommufd_available(&t->t, t->why, sizeof(t->why)), -ENOENT);
+	assert_why(t, "this kernel has no iommufd (");
+	touch("%s/iommu", t->p.dev);
+	assert_int_equal(vfio_iommufd_available(&t->t, t->why, sizeof(t->why)), -ENOENT);
+	assert_why(t, "VFIO device cdev");
+	mkdirs("%s/vfio/devices", t->p.dev);
+	touch("%s", path);
+	assert_int_equal(vfio_iommufd_available(&t->t, t->why, sizeof(t->why)), 0);
+	/* by address: the same cdev */
+	assert_int_equal(discover(t, "0000:00:05.0"), 0);
+	assert_false(t->t.cdev_given);
+	assert_string_equal(t->t.cdev_path, path);
 	assert_int_equal(discover(t, "/dev/vfio/devices/"), -EINVAL);
+}
+
+static void test_no_cdev(void **state)
+{
+	struct tree *t = *state;
+
+	add_device(t, "0000:00:03.0", 5, "vfio-pci");
+	touch("%s/iommu", t->p.dev);
+	assert_int_equal(discover(t, "0000:00:03.0"), 0);
+	assert_string_equal(t->t.cdev_path, "");
+	assert_int_equal(vfio_iommufd_available(&t->t, t->why, sizeof(t->why)), -ENOENT);
+	assert_why(t, "CONFIG_VFIO_DEVICE_CDEV is off");
 }
 
 static void test_noiommu(void **state)
@@ -495,6 +524,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_vfio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cdev_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_cdev, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_noiommu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 		cmocka_unit_test(test_paths_env),

@@ -2,7 +2,8 @@
 # tests/vm/initramfs.sh: builds the guest's initramfs: busybox, the proxy and vm-checks with their shared libraries, the kernel's VFIO modules (ordered by modules.dep) and the guest /init.
 #
 # usage: initramfs.sh KERNEL_ENTRY OUT.cpio PROXY VM_CHECKS
-#   KERNEL_ENTRY  a directory printed by kernel.sh (moddir, release)
+#   KERNEL_ENTRY  a directory printed by kernel.sh or kernel-build.sh (moddir, release); a module the
+#                 kernel has built in (listed in modules.builtin) is left out
 # The archive is an uncompressed newc cpio (the kernel unpacks it faster than it would decompress it
 # under TCG); entries are sorted, owned by root and dated 0, so equal inputs give an equal archive.
 set -euo pipefail
@@ -59,7 +60,11 @@ add_module() {
 }
 for name in "${MODULES[@]}"; do
 	pattern=${name//[-_]/[-_]}
-	line=$(grep -E "(^|/)${pattern}\.ko(\.[a-z]+)?:" "$moddir/modules.dep") || die "$name not in $moddir/modules.dep"
+	if ! line=$(grep -E "(^|/)${pattern}\.ko(\.[a-z]+)?:" "$moddir/modules.dep"); then
+		grep -qE "(^|/)${pattern}\.ko\$" "$moddir/modules.builtin" 2>/dev/null ||
+			die "$name neither in $moddir/modules.dep nor built in"
+		continue
+	fi
 	read -r -a deps <<<"${line#*:}"
 	for ((i = ${#deps[@]} - 1; i >= 0; i--)); do add_module "${deps[i]}"; done
 	add_module "${line%%:*}"

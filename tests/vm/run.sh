@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# tests/vm/run.sh: the guest bench's host runner: per kernel, fetch it (cached), build the initramfs, boot QEMU with edu and nvme behind an IOMMU, collect and judge the console.
+# tests/vm/run.sh: the guest bench's host runner: per kernel, fetch or build it (cached), build the initramfs, boot QEMU with edu and nvme behind an IOMMU, collect and judge the console.
 #
-# usage: run.sh --proxy BIN --checks BIN --out DIR [bookworm] [sid]
+# usage: run.sh --proxy BIN --checks BIN --out DIR [bookworm] [sid] [iommufd]
+#   bookworm, sid  Debian's kernels (kernel.sh), no iommufd: export takes the legacy path by itself
+#   iommufd        the 6.12 kernel built with iommufd and the VFIO cdev (kernel-build.sh), booted twice:
+#                  once with export forced to the legacy path, once on iommufd (vup_iommu= on the command line)
 #        run.sh --judge CONSOLE_LOG [QEMU_EXIT_STATUS]   (judge a saved console log again)
 # Environment: VM_TIMEOUT (seconds per boot, default 420; a boot takes 15-20 s), VUP_CACHE (see kernel.sh), QEMU (binary),
 # VM_VERBOSE=1 (print the whole console log).
@@ -20,18 +23,18 @@ while [ $# -gt 0 ]; do
 	--proxy) proxy=$2 && shift 2 ;;
 	--checks) checks=$2 && shift 2 ;;
 	--out) out=$2 && shift 2 ;;
-	bookworm | sid) suites+=("$1") && shift ;;
+	bookworm | sid | iommufd) suites+=("$1") && shift ;;
 	*)
-		echo "usage: $0 --proxy BIN --checks BIN --out DIR [bookworm] [sid]" >&2
+		echo "usage: $0 --proxy BIN --checks BIN --out DIR [bookworm] [sid] [iommufd]" >&2
 		exit 2
 		;;
 	esac
 done
 [ -n "$judge_log" ] || { [ -n "$proxy" ] && [ -n "$checks" ] && [ -n "$out" ]; } || {
-	echo "usage: $0 --proxy BIN --checks BIN --out DIR [bookworm] [sid] | --judge LOG [QEMU_EXIT_STATUS]" >&2
+	echo "usage: $0 --proxy BIN --checks BIN --out DIR [bookworm] [sid] [iommufd] | --judge LOG [QEMU_EXIT_STATUS]" >&2
 	exit 2
 }
-[ ${#suites[@]} -gt 0 ] || suites=(bookworm sid)
+[ ${#suites[@]} -gt 0 ] || suites=(bookworm sid iommufd)
 VM_TIMEOUT=${VM_TIMEOUT:-420}
 QEMU=${QEMU:-qemu-system-x86_64}
 
@@ -96,25 +99,25 @@ if [ -n "$judge_log" ]; then
 	exit
 fi
 
-"$here/deps.sh"
-for suite in "${suites[@]}"; do
-	t0=$(now)
-	mkdir -p "$out"
-	entry=$("$here/kernel.sh" "$suite")
+# boot SUITE KERNEL_ENTRY LABEL IOMMU: one guest boot and its verdict; IOMMU (legacy, iommufd or empty)
+# goes on the kernel command line for the guest's /init.
+boot() {
+	local suite=$1 entry=$2 k=$3 iommu=$4 t0=$5 release initrd img log t1 t2 rc append name
 	release=$(cat "$entry/release")
-	k=$(cut -d. -f1-2 <<<"$release")
+	name=$suite${iommu:+-$iommu}
 	initrd=$out/initramfs-$suite.cpio
 	"$here/initramfs.sh" "$entry" "$initrd" "$proxy" "$checks"
 	img=$out/nvme.img
 	[ -f "$img" ] || truncate -s 16M "$img"
-	log=$out/console-$suite.log
+	log=$out/console-$name.log
+	append="console=ttyS0 intel_iommu=on panic=-1 quiet${iommu:+ vup_iommu=$iommu}"
 	t1=$(now)
-	echo "vm-tests: booting $release (prepared in $(elapsed "$t0" "$t1") s)"
+	echo "vm-tests: booting $release${iommu:+ (export on the $iommu path)} (prepared in $(elapsed "$t0" "$t1") s)"
 	rc=0
 	# The IOMMU comes before the devices it translates for; -nic none drops q35's default NIC (unused).
 	timeout -k 10 "$VM_TIMEOUT" "$QEMU" -M q35 -accel tcg -m 1024M -smp 1 -nographic -no-reboot -nic none \
 		-kernel "$entry/vmlinuz" -initrd "$initrd" \
-		-append "console=ttyS0 intel_iommu=on panic=-1 quiet" \
+		-append "$append" \
 		-device intel-iommu,intremap=on,caching-mode=on \
 		-device edu \
 		-drive "file=$img,if=none,id=d0,format=raw" -device nvme,serial=vup,drive=d0 \
@@ -124,6 +127,45 @@ for suite in "${suites[@]}"; do
 	judge "$suite" "$log" "$rc" "$k"
 	echo "vm-tests $k ($release): $LAST_PASS passed, $LAST_FAIL failed, $LAST_SKIP skipped;" \
 		"boot to result $(elapsed "$t1" "$t2") s"
+}
+
+# uapi_check ENTRY LABEL: the project's mirror of the iommufd uAPI against the built tree's own headers.
+uapi_check() {
+	local entry=$1 k=$2 bin=$out/uapi-check res
+	if ! "${CC:-cc}" -Wall -Werror -I"$entry/headers/include" -I"$here/../../proxy" -o "$bin" \
+		"$here/uapi_check.c" 2>"$bin.log"; then
+		res="FAIL uapi-mirror: uapi_check.c does not build against $entry/headers: $(head -n 1 "$bin.log")"
+	else
+		res=$("$bin" || true)
+	fi
+	sed -E "s#^(PASS|FAIL|INFO) #\1 $k/#" <<<"$res"
+	if grep -q '^PASS ' <<<"$res"; then
+		total_pass=$((total_pass + 1))
+	else
+		total_fail=$((total_fail + 1))
+	fi
+}
+
+"$here/deps.sh"
+mkdir -p "$out"
+for suite in "${suites[@]}"; do
+	t0=$(now)
+	case "$suite" in
+	iommufd)
+		# built once per source version and config, then cached
+		entry=$("$here/kernel-build.sh")
+		k=$(cut -d. -f1-2 <"$entry/release")
+		echo "vm-tests: kernel $(cat "$entry/release") with iommufd (built in $(cat "$entry/build-seconds") s, cached in $entry)"
+		uapi_check "$entry" "$k"
+		boot "$suite" "$entry" "$k-legacy" legacy "$t0"
+		boot "$suite" "$entry" "$k-iommufd" iommufd "$(now)"
+		;;
+	*)
+		entry=$("$here/kernel.sh" "$suite")
+		k=$(cut -d. -f1-2 <"$entry/release")
+		boot "$suite" "$entry" "$k" "" "$t0"
+		;;
+	esac
 done
 line="vm-tests: $total_pass passed, $total_fail failed"
 [ "$total_skip" -gt 0 ] && line="$line, $total_skip skipped"

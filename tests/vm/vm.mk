@@ -1,13 +1,14 @@
-# tests/vm/vm.mk: the guest test bench: builds vm-checks and runs the VFIO checks in QEMU guests (Debian 12's 6.1 and sid's kernel); included by the Makefile.
+# tests/vm/vm.mk: the guest test bench: builds vm-checks and runs the VFIO checks in QEMU guests (Debian 12's 6.1, sid's kernel, and a 6.12 built with iommufd, on both IOMMU paths); included by the Makefile.
 #
-#   make vm-test                       both kernels, one after the other
-#   make vm-test VM_KERNELS=sid        one of them (bookworm, sid)
+#   make vm-test                       every kernel, one after the other
+#   make vm-test VM_KERNELS=sid        some of them (bookworm, sid, iommufd: the built 6.12, booted twice,
+#                                      export on the legacy path then on iommufd)
 #   VUP_CACHE=DIR                      where kernels and apt state are cached (default /var/cache/vfio-user-proxy)
 #   VM_TIMEOUT=SECONDS                 hard limit for one guest boot (default 420)
 # Everything it builds and logs goes to $(VM_BUILD); it needs root (apt for QEMU and the kernels).
 VM_BUILD := build/vm/$(BUILD_TYPE)
 VM_CHECKS := $(VM_BUILD)/vm-checks
-VM_KERNELS ?= bookworm sid
+VM_KERNELS ?= bookworm sid iommufd
 # A static vm-checks needs nothing in the guest; sanitizer builds cannot link statically.
 VM_CHECKS_LDFLAGS := $(if $(filter asan,$(BUILD_TYPE)),,-static)
 

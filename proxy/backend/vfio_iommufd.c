@@ -1,0 +1,249 @@
+/* vfio_iommufd.c: the iommufd IOMMU path: /dev/iommu and the device's VFIO cdev, one IOAS, DMA maps at the client's IOVA checked against the IOAS's ranges, cdev hot reset. */
+#include "backend/vfio_iommu.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "backend/vfio_iommufd_uapi.h"
+#include "util/log.h"
+
+#define RANGES_MAX 4096u /* far more than any IOMMU reports */
+#define RANGES_TRIES 4
+#define NAME_MAX_LEN (2 * PATH_MAX + 96)
+
+struct vfio_iommufd {
+	struct vfio_iommu base;
+	int iommufd;
+	uint32_t ioas;
+	uint32_t devid;
+	struct vfio_iova_range *ranges;
+	uint32_t nranges;
+	char name[NAME_MAX_LEN];
+};
+
+static struct vfio_iommufd *to_fd(struct vfio_iommu *io)
+{
+	return (struct vfio_iommufd *)io;
+}
+
+static int fd_map(struct vfio_iommu *io, uint64_t iova, uint64_t size, void *vaddr, uint32_t prot)
+{
+	struct vfio_iommufd *f = to_fd(io);
+	struct vup_iommu_ioas_map m = {
+		.size = sizeof(m),
+		.flags = VUP_IOMMU_IOAS_MAP_FIXED_IOVA | ((prot & VFIO_IOMMU_READ) ? VUP_IOMMU_IOAS_MAP_READABLE : 0) |
+			 ((prot & VFIO_IOMMU_WRITE) ? VUP_IOMMU_IOAS_MAP_WRITEABLE : 0),
+		.ioas_id = f->ioas,
+		.user_va = (uint64_t)(uintptr_t)vaddr,
+		.length = size,
+		.iova = iova,
+	};
+
+	return ioctl(f->iommufd, VUP_IOMMU_IOAS_MAP, &m) ? -errno : 0;
+}
+
+static int fd_unmap(struct vfio_iommu *io, uint64_t iova, uint64_t size)
+{
+	struct vfio_iommufd *f = to_fd(io);
+	struct vup_iommu_ioas_unmap u = { .size = sizeof(u), .ioas_id = f->ioas, .iova = iova, .length = size };
+
+	if (ioctl(f->iommufd, VUP_IOMMU_IOAS_UNMAP, &u))
+		return -errno;
+	/* The kernel answers with what it unmapped: anything else means our books and its disagree. */
+	return u.length == size ? 0 : -ENOENT;
+}
+
+static uint32_t fd_iova_ranges(struct vfio_iommu *io, const struct vfio_iova_range **ranges)
+{
+	*ranges = to_fd(io)->ranges;
+	return to_fd(io)->nranges;
+}
+
+/*
+ * With the device bound to an iommufd, the kernel proves ownership itself: devices[] hold device ids
+ * (the field the group number occupies on the legacy path), NOT_OWNED for a device outside our iommufd,
+ * and the reset takes an empty group array.
+ */
+static int fd_hot_reset_fds(struct vfio_iommu *io, const struct vfio_pci_dependent_device *devs, uint32_t n,
+			    int32_t *fds, uint32_t max, uint32_t *foreign)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (devs[i].group_id == VUP_VFIO_PCI_DEVID_NOT_OWNED) {
+			*foreign = i;
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
+static void fd_close(struct vfio_iommu *io)
+{
+	struct vfio_iommufd *f = to_fd(io);
+
+	/* The device fd is closed first (it detaches and unbinds); the IOAS and its maps go with the iommufd. */
+	if (f->iommufd >= 0)
+		close(f->iommufd);
+	free(f->ranges);
+	free(f);
+}
+
+static const struct vfio_iommu_ops iommufd_ops = {
+	.map = fd_map,
+	.unmap = fd_unmap,
+	.iova_ranges = fd_iova_ranges,
+	.hot_reset_fds = fd_hot_reset_fds,
+	.close = fd_close,
+};
+
+/* IOMMU_IOAS_IOVA_RANGES, growing the array to the count the kernel asks for. */
+static int read_ranges(struct vfio_iommufd *f)
+{
+	struct vup_iommu_iova_range *r = NULL;
+	struct vup_iommu_ioas_iova_ranges q;
+	uint32_t n = 4;
+	int ret = 0;
+
+	for (int tries = 0;; tries++) {
+		void *p = realloc(r, (size_t)n * sizeof(*r));
+
+		if (!p) {
+			ret = -ENOMEM;
+			break;
+		}
+		r = p;
+		q = (struct vup_iommu_ioas_iova_ranges){
+			.size = sizeof(q),
+			.ioas_id = f->ioas,
+			.num_iovas = n,
+			.allowed_iovas = (uint64_t)(uintptr_t)r,
+		};
+		if (ioctl(f->iommufd, VUP_IOMMU_IOAS_IOVA_RANGES, &q) == 0)
+			break;
+		ret = -errno;
+		if (ret != -EMSGSIZE || tries == RANGES_TRIES || q.num_iovas > RANGES_MAX || q.num_iovas <= n)
+			break;
+		n = q.num_iovas;
+		ret = 0;
+	}
+	if (ret) {
+		free(r);
+		log_error("IOMMU_IOAS_IOVA_RANGES on IOAS %u failed: %s", f->ioas, strerror(-ret));
+		return ret;
+	}
+	if (q.num_iovas > n)
+		q.num_iovas = n;
+	f->nranges = q.num_iovas;
+	f->ranges = calloc(f->nranges ? f->nranges : 1, sizeof(*f->ranges));
+	if (!f->ranges) {
+		free(r);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < f->nranges; i++)
+		f->ranges[i] = (struct vfio_iova_range){ .start = r[i].start, .end = r[i].last };
+	free(r);
+	if (q.out_iova_alignment > 4096)
+		log_warn("the IOAS maps in %llu KiB steps: DMA windows not aligned to it will be refused",
+			 (unsigned long long)q.out_iova_alignment / 1024);
+	if (!f->nranges)
+		log_info("the IOAS reports no IOVA ranges: DMA windows are not checked against them");
+	for (uint32_t i = 0; i < f->nranges; i++)
+		log_debug("IOAS %u: usable IOVA range %#llx-%#llx", f->ioas, (unsigned long long)f->ranges[i].start,
+			  (unsigned long long)f->ranges[i].end);
+	return 0;
+}
+
+/* /dev/iommu, one IOAS in it. */
+static int open_iommufd(struct vfio_iommufd *f, const struct vfio_target *t)
+{
+	struct vup_iommu_ioas_alloc a = { .size = sizeof(a) };
+	char why[VFIO_WHY_MAX];
+	int fd, ret;
+
+	fd = vfio_open_node(t->iommufd_path, NULL, why, sizeof(why));
+	if (fd < 0) {
+		log_error("%s", why);
+		return fd;
+	}
+	f->iommufd = fd;
+	if (ioctl(fd, VUP_IOMMU_IOAS_ALLOC, &a)) {
+		ret = -errno;
+		log_error("IOMMU_IOAS_ALLOC on %s failed (%s): is it the iommufd device?", t->iommufd_path,
+			  strerror(-ret));
+		return ret;
+	}
+	f->ioas = a.out_ioas_id;
+	return 0;
+}
+
+/* The cdev, bound to our iommufd and attached to the IOAS: the device fd. */
+static int open_cdev(struct vfio_iommufd *f, const struct vfio_target *t, int *device_fd)
+{
+	struct vup_vfio_device_bind_iommufd bind = { .argsz = sizeof(bind), .iommufd = f->iommufd };
+	struct vup_vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at), .pt_id = f->ioas };
+	char why[VFIO_WHY_MAX];
+	int fd, ret;
+
+	fd = vfio_open_node(t->cdev_path, NULL, why, sizeof(why));
+	if (fd < 0) {
+		if (fd == -EBUSY)
+			log_error("%s is busy: another process (a VMM or another proxy) holds %s; stop it first",
+				  t->cdev_path, t->bdf);
+		else
+			log_error("%s", why);
+		return fd;
+	}
+	if (ioctl(fd, VUP_VFIO_DEVICE_BIND_IOMMUFD, &bind)) {
+		ret = -errno;
+		if (ret == -EBUSY)
+			log_error("cannot bind %s to iommufd: the device is in use (opened through its group "
+				  "%s by another process?); stop that process first",
+				  t->bdf, t->group_path);
+		else
+			log_error("VFIO_DEVICE_BIND_IOMMUFD of %s (%s) failed: %s", t->bdf, t->cdev_path,
+				  strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	f->devid = bind.out_devid;
+	if (ioctl(fd, VUP_VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at)) {
+		ret = -errno;
+		log_error("VFIO_DEVICE_ATTACH_IOMMUFD_PT of %s to IOAS %u failed: %s", t->bdf, f->ioas,
+			  strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	*device_fd = fd;
+	return 0;
+}
+
+int vfio_iommufd_open(const struct vfio_target *t, struct vfio_iommu **out, int *device_fd)
+{
+	struct vfio_iommufd *f = calloc(1, sizeof(*f));
+	int ret, fd = -1;
+
+	if (!f)
+		return -ENOMEM;
+	f->base.ops = &iommufd_ops;
+	f->iommufd = -1;
+	ret = open_iommufd(f, t);
+	if (!ret)
+		ret = open_cdev(f, t, &fd);
+	if (!ret)
+		ret = read_ranges(f);
+	if (ret) {
+		if (fd >= 0)
+			close(fd);
+		fd_close(&f->base);
+		return ret;
+	}
+	snprintf(f->name, sizeof(f->name), "iommufd (%s, IOAS %u, device cdev %s, devid %u)", t->iommufd_path,
+		 f->ioas, t->cdev_path, f->devid);
+	f->base.name = f->name;
+	*device_fd = fd;
+	*out = &f->base;
+	return 0;
+}
