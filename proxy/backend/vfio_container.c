@@ -9,10 +9,10 @@
 #include <unistd.h>
 
 #include "backend/vfio_caps.h"
+#include "backend/vfio_info.h"
 #include "util/log.h"
 
 #define IOMMU_INFO_MAX (64u * 1024) /* bigger than any real IOMMU info with its capabilities */
-#define INFO_TRIES 4
 
 struct vfio_container {
 	struct vfio_iommu base;
@@ -96,35 +96,13 @@ static const struct vfio_iommu_ops container_ops = {
 	.close = ct_close,
 };
 
-/* VFIO_IOMMU_GET_INFO, growing the buffer until the capability chain fits. */
+/* VFIO_IOMMU_GET_INFO with its whole capability chain. */
 static int get_iommu_info(struct vfio_container *c, struct vfio_iommu_type1_info **out, size_t *out_len)
 {
-	size_t len = sizeof(struct vfio_iommu_type1_info);
-	struct vfio_iommu_type1_info *info = NULL;
+	struct vfio_iommu_type1_info hdr = { 0 };
 
-	for (int tries = 0;; tries++) {
-		void *p = realloc(info, len);
-
-		if (!p) {
-			free(info);
-			return -ENOMEM;
-		}
-		info = p;
-		memset(info, 0, len);
-		info->argsz = (uint32_t)len;
-		if (ioctl(c->container_fd, VFIO_IOMMU_GET_INFO, info)) {
-			int ret = -errno;
-
-			free(info);
-			return ret;
-		}
-		if (info->argsz <= len || info->argsz > IOMMU_INFO_MAX || tries == INFO_TRIES)
-			break;
-		len = info->argsz;
-	}
-	*out = info;
-	*out_len = len;
-	return 0;
+	return vfio_info_ioctl(c->container_fd, VFIO_IOMMU_GET_INFO, &hdr, sizeof(hdr), IOMMU_INFO_MAX, (void **)out,
+			       out_len);
 }
 
 static void log_ranges(const struct vfio_container *c)

@@ -11,6 +11,7 @@
 #include <linux/pci.h>
 
 #include "backend/vfio_caps.h"
+#include "backend/vfio_info.h"
 #include "server/dma_table.h"
 #include "util/log.h"
 
@@ -82,36 +83,13 @@ static int vdev_region_info(struct device_backend *b, struct vfio_user_region_in
 	return 0;
 }
 
-/* VFIO_DEVICE_GET_REGION_INFO, growing the buffer until the capability chain fits. */
+/* VFIO_DEVICE_GET_REGION_INFO with its whole capability chain. */
 static int get_region_info(struct vfio_dev *d, uint32_t index, struct vfio_region_info **out, size_t *out_len)
 {
-	size_t len = sizeof(struct vfio_region_info);
-	struct vfio_region_info *info = NULL;
+	struct vfio_region_info hdr = { .index = index };
 
-	for (int tries = 0;; tries++) {
-		void *p = realloc(info, len);
-
-		if (!p) {
-			free(info);
-			return -ENOMEM;
-		}
-		info = p;
-		memset(info, 0, len);
-		info->argsz = (uint32_t)len;
-		info->index = index;
-		if (ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, info)) {
-			int ret = -errno;
-
-			free(info);
-			return ret;
-		}
-		if (info->argsz <= len || info->argsz > REGION_INFO_MAX || tries == INFO_TRIES)
-			break;
-		len = info->argsz;
-	}
-	*out = info;
-	*out_len = len;
-	return 0;
+	return vfio_info_ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, &hdr, sizeof(hdr), REGION_INFO_MAX, (void **)out,
+			       out_len);
 }
 
 /* The kernel's chain, rebuilt to stand after the client's 32-byte info struct. */
