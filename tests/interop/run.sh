@@ -139,12 +139,13 @@ info "built the guest module and initramfs in $(since "$t1") s"
 PROXY_PID=
 SOCK=
 PROXY_LOG=
-# start_proxy NAME: the emulated device on $T/NAME.sock, logging at debug level.
+# start_proxy NAME: the emulated device on $T/NAME.sock, logging at debug level, with INTEROP_PROXY_ARGS.
 start_proxy() {
 	local i
 	SOCK=$T/$1.sock
 	PROXY_LOG=$OUT/$1.proxy-log
-	"$PROXY" --log-level debug emulate --socket-path "$SOCK" >"$PROXY_LOG" 2>&1 &
+	# shellcheck disable=SC2086 # INTEROP_PROXY_ARGS is a list of options
+	"$PROXY" --log-level debug emulate --socket-path "$SOCK" ${INTEROP_PROXY_ARGS:-} >"$PROXY_LOG" 2>&1 &
 	PROXY_PID=$!
 	PIDS+=("$PROXY_PID")
 	for ((i = 0; i < 100; i++)); do
