@@ -19,8 +19,6 @@
 set -euo pipefail
 
 CACHE=${VUP_CACHE:-/var/cache/vfio-user-proxy}
-KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
-HOST_SOURCES=/etc/apt/sources.list.d/debian.sources
 SUITE=bookworm-backports
 SRC_PKG=linux-source-6.12
 aptdir=$CACHE/vm/apt/$SUITE
@@ -37,62 +35,26 @@ die() {
 	exit 1
 }
 
-[ -r "$KEYRING" ] || die "$KEYRING missing (package debian-archive-keyring)"
 for tool in make gcc bc flex bison xz depmod; do
 	command -v "$tool" >/dev/null || die "$tool missing (tests/vm/deps.sh installs the kernel build tools)"
 done
 [ -e /usr/include/libelf.h ] || die "libelf.h missing (package libelf-dev; tests/vm/deps.sh installs it)"
 [ -e /usr/include/openssl/ssl.h ] || die "openssl headers missing (package libssl-dev; tests/vm/deps.sh installs it)"
-mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial" "$aptdir/sources.list.d" \
-	"$aptdir/preferences.d" "$CACHE/vm"
+mkdir -p "$CACHE/vm"
+# shellcheck source=tests/vm/apt.sh
+. "$(dirname "$0")/apt.sh"
 
 # One build at a time (two benches started together share the cache).
 exec 9>"$CACHE/vm/.lock-kernel-build"
 flock 9
 
-# The mirror comes from the host's own configuration, never from this file.
-mirror_uri() {
-	if [ -r "$HOST_SOURCES" ]; then
-		awk '/^URIs:/ { uri = $2 } /^Suites:/ { if ($0 !~ /-security/ && uri != "") { print uri; exit } }' \
-			"$HOST_SOURCES"
-	elif [ -r /etc/apt/sources.list ]; then
-		awk '$1 == "deb" && $0 !~ /-security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' \
-			/etc/apt/sources.list
-	fi
-}
-
-apt_opts=(
-	-o "Dir::Etc::SourceList=$aptdir/sources.list"
-	-o "Dir::Etc::SourceParts=$aptdir/sources.list.d"
-	-o "Dir::Etc::Preferences=$aptdir/preferences"
-	-o "Dir::Etc::PreferencesParts=$aptdir/preferences.d"
-	-o "Dir::State::Lists=$aptdir/lists"
-	-o "Dir::State::status=$aptdir/status"
-	-o "Dir::State::extended_states=$aptdir/extended_states"
-	-o "Dir::Cache=$aptdir/cache"
-	-o "Dir::Cache::pkgcache=pkgcache.bin"
-	-o "Dir::Cache::srcpkgcache=srcpkgcache.bin"
-	-o "Acquire::Check-Valid-Until=false"
-	-o "APT::Sandbox::User=root"
-	-o "APT::Architecture=amd64"
-)
-
-stamp=$aptdir/lists/.refreshed
-if [ "${VUP_APT_REFRESH:-0}" = 1 ] || [ ! -e "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440)" ]; then
+write_sources() {
+	local uri
 	uri=$(mirror_uri)
 	[ -n "$uri" ] || die "no Debian mirror found in $HOST_SOURCES or /etc/apt/sources.list"
 	echo "deb [signed-by=$KEYRING] $uri $SUITE main" >"$aptdir/sources.list"
-	: >"$aptdir/status"
-	: >"$aptdir/preferences"
-	log "refreshing the private package lists ($SUITE)"
-	if apt-get "${apt_opts[@]}" -qq update >&2; then
-		touch "$stamp"
-	elif [ -e "$stamp" ]; then
-		log "WARNING: apt-get update failed; using the package lists of $(date -r "$stamp" '+%F %T')"
-	else
-		die "apt-get update (private lists for $SUITE) failed"
-	fi
-fi
+}
+apt_refresh write_sources
 
 version=$({ apt-cache "${apt_opts[@]}" show --no-all-versions "$SRC_PKG" 2>/dev/null || true; } |
 	awk '!v && $1 == "Version:" { v = $2 } END { print v }')

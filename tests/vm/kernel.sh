@@ -25,8 +25,6 @@ bookworm | sid) ;;
 esac
 
 CACHE=${VUP_CACHE:-/var/cache/vfio-user-proxy}
-KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
-HOST_SOURCES=/etc/apt/sources.list.d/debian.sources
 aptdir=$CACHE/vm/apt/$suite
 kdir=$CACHE/vm/kernels
 
@@ -36,25 +34,14 @@ die() {
 	exit 1
 }
 
-[ -r "$KEYRING" ] || die "$KEYRING missing (package debian-archive-keyring)"
 command -v depmod >/dev/null || die "depmod missing (package kmod; tests/vm/deps.sh installs it)"
-mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial" "$aptdir/sources.list.d" \
-	"$aptdir/preferences.d" "$kdir"
+mkdir -p "$kdir"
+# shellcheck source=tests/vm/apt.sh
+. "$(dirname "$0")/apt.sh"
 
 # One fetch per suite at a time (two benches started together share the cache).
 exec 9>"$CACHE/vm/.lock-$suite"
 flock 9
-
-# The mirror comes from the host's own configuration, never from this file.
-mirror_uri() {
-	if [ -r "$HOST_SOURCES" ]; then
-		awk '/^URIs:/ { uri = $2 } /^Suites:/ { if ($0 !~ /-security/ && uri != "") { print uri; exit } }' \
-			"$HOST_SOURCES"
-	elif [ -r /etc/apt/sources.list ]; then
-		awk '$1 == "deb" && $0 !~ /-security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' \
-			/etc/apt/sources.list
-	fi
-}
 
 write_sources() {
 	local uri
@@ -76,37 +63,7 @@ write_sources() {
 	esac
 }
 
-apt_opts=(
-	-o "Dir::Etc::SourceList=$aptdir/sources.list"
-	-o "Dir::Etc::SourceParts=$aptdir/sources.list.d"
-	-o "Dir::Etc::Preferences=$aptdir/preferences"
-	-o "Dir::Etc::PreferencesParts=$aptdir/preferences.d"
-	-o "Dir::State::Lists=$aptdir/lists"
-	-o "Dir::State::status=$aptdir/status"
-	-o "Dir::State::extended_states=$aptdir/extended_states"
-	-o "Dir::Cache=$aptdir/cache"
-	-o "Dir::Cache::pkgcache=pkgcache.bin"
-	-o "Dir::Cache::srcpkgcache=srcpkgcache.bin"
-	-o "Acquire::Check-Valid-Until=false"
-	-o "APT::Sandbox::User=root"
-	-o "APT::Architecture=amd64"
-)
-
-stamp=$aptdir/lists/.refreshed
-if [ "${VUP_APT_REFRESH:-0}" = 1 ] || [ ! -e "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440)" ]; then
-	write_sources
-	: >"$aptdir/status"
-	: >"$aptdir/preferences"
-	log "refreshing the private package lists"
-	if apt-get "${apt_opts[@]}" -qq update >&2; then
-		touch "$stamp"
-	elif [ -e "$stamp" ]; then
-		# Offline with a cache: say so, and go on with the lists we have.
-		log "WARNING: apt-get update failed; using the package lists of $(date -r "$stamp" '+%F %T')"
-	else
-		die "apt-get update (private lists for $suite) failed"
-	fi
-fi
+apt_refresh write_sources
 
 # linux-image-amd64 names the current ABI: linux-image-<release>.
 release=$(apt-cache "${apt_opts[@]}" depends linux-image-amd64 |
