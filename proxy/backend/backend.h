@@ -14,7 +14,10 @@ struct device_backend;
 /* Completion of a DMA the backend asked the server for; status 0 or a negative errno. */
 typedef void (*backend_dma_done_fn)(void *arg, int status);
 
-/* What the server offers a backend: access to the client's DMA windows. */
+/* Called from the server's event loop when a watched fd is readable. */
+typedef void (*backend_fd_fn)(void *arg);
+
+/* What the server offers a backend: access to the client's DMA windows, and its event loop. */
 struct backend_host_ops {
 	/*
 	 * Copy len bytes between buf and the client's DMA address iova (to_client: buf -> client memory).
@@ -24,6 +27,13 @@ struct backend_host_ops {
 	 */
 	int (*dma)(void *host, uint64_t iova, void *buf, size_t len, bool to_client, backend_dma_done_fn done,
 		   void *arg);
+	/*
+	 * Calls fn(arg) from the event loop whenever fd is readable, until unwatch(fd); for the client's
+	 * session only. The fd stays the backend's: unwatch it before closing it (the client may hold the same
+	 * file, which would keep it in the loop). 0, -ENOSPC when too many are watched, -ENOSYS without a loop.
+	 */
+	int (*watch)(void *host, int fd, backend_fd_fn fn, void *arg);
+	void (*unwatch)(void *host, int fd);
 };
 
 struct backend_ops {
@@ -51,7 +61,8 @@ struct backend_ops {
 	 */
 	int (*set_irqs)(struct device_backend *b, uint32_t flags, uint32_t index, uint32_t start, uint32_t count,
 			const uint8_t *bools, int *fds);
-	/* DEVICE_RESET: -ENOTTY when the device has no reset (VFIO_DEVICE_FLAGS_RESET clear). */
+	/* DEVICE_RESET: -ENOTTY when the device has no reset (VFIO_DEVICE_FLAGS_RESET clear). Outstanding
+	 * DMA has been completed with -ECANCELED before. */
 	int (*reset)(struct device_backend *b);
 	/* Optional: a window was added or is about to be removed (vaddr is NULL for fd-less windows). */
 	int (*dma_map)(struct device_backend *b, const struct dma_window *w);
@@ -59,9 +70,15 @@ struct backend_ops {
 	/* Optional DEVICE_FEATURE; NULL means every feature is refused with ENOTSUP. */
 	int (*device_feature)(struct device_backend *b, struct vfio_user_device_feature *req, size_t req_len,
 			      void *reply_data, size_t reply_cap, size_t *reply_len);
-	/* The client is gone (after its windows were unmapped): disable and release every interrupt,
-	 * leave the device quiet and reset for the next client. */
-	void (*client_gone)(struct device_backend *b);
+	/* The client is leaving, its windows still mapped: disable and release every interrupt, stop the
+	 * device's DMA (bus mastering off, reset where it has one), so nothing in flight faults after. */
+	void (*quiesce)(struct device_backend *b);
+	/*
+	 * The client is gone, its windows unmapped: leave the device ready for the next client, with nothing
+	 * the departed one kept (an fd it was given) still reaching it. 0, or a negative errno when the device
+	 * cannot safely be served to anyone else (logged by the backend): the server then stops.
+	 */
+	int (*client_gone)(struct device_backend *b);
 };
 
 struct device_backend {
@@ -69,6 +86,9 @@ struct device_backend {
 	const struct backend_host_ops *host_ops; /* set by the server before the first client */
 	void *host;
 	const char *name;
+	uint64_t pgsizes;        /* page sizes DMA windows may use (the IOMMU's); 0: 4 KiB */
+	const char *reopen_path; /* a device node the backend opens again while serving, or NULL: whoever
+				  * drops the proxy's privileges keeps a way to open it (util/privsep.h) */
 };
 
 /* Constructors, one per backend kind. */
@@ -84,6 +104,7 @@ enum vfio_iommu_kind {
 struct vfio_backend_options {
 	const char *device;            /* PCI address (0000:00:03.0, 00:03.0) or sysfs path */
 	bool trap_bars;                /* never hand the client the device fd: every BAR access is a message */
+	bool allow_no_reset;           /* serve client after client although the device has no reset */
 	enum vfio_iommu_kind iommu;
 	const char *sysfs_root;        /* NULL: $VFIO_USER_PROXY_SYSFS_ROOT, else /sys */
 	const char *dev_root;          /* NULL: $VFIO_USER_PROXY_DEV_ROOT, else /dev */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "edu_model.h"
+#include "util/bounded_io.h"
 #include "util/log.h"
 
 #define EMU_NUM_REGIONS (VFIO_PCI_VGA_REGION_INDEX + 1)
@@ -30,10 +31,10 @@ struct emulated {
 
 	int irq_type; /* the index whose trigger the client enabled (as vfio-pci's irq_type), or EMU_IRQ_NONE */
 	int trigger[EMU_NUM_IRQS][EMU_MAX_VECTORS];
-	int intx_mask_fd;
 	int intx_unmask_fd;
 	bool intx_masked;
 	bool intx_asserted;
+	bool told_blocked_eventfd; /* once per client */
 };
 
 static const uint32_t irq_counts[EMU_NUM_IRQS] = {
@@ -56,12 +57,24 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-static void signal_fd(int fd)
+/* The client shares its eventfds with us: it decides whether they block, so the write is bounded. */
+static void signal_fd(struct emulated *e, int fd)
 {
 	uint64_t one = 1;
+	ssize_t n;
 
-	if (fd >= 0 && write(fd, &one, sizeof(one)) != sizeof(one))
-		log_debug("eventfd %d not signalled: %s", fd, strerror(errno));
+	if (fd < 0)
+		return;
+	n = bounded_write(fd, &one, sizeof(one), BOUNDED_IO_TIMEOUT_MS);
+	if (n == -ETIMEDOUT || n == -EAGAIN) {
+		if (!e->told_blocked_eventfd)
+			log_warn("the client's interrupt eventfd is full (its counter at the maximum%s): interrupts are "
+				 "dropped until it reads it",
+				 n == -ETIMEDOUT ? ", and blocking" : "");
+		e->told_blocked_eventfd = true;
+	} else if (n != sizeof(one)) {
+		log_debug("eventfd %d not signalled: %s", fd, strerror(n < 0 ? (int)-n : EIO));
+	}
 }
 
 /* ---- interrupts, delivered the way the client set them up ---- */
@@ -74,7 +87,7 @@ static void intx_deliver(struct emulated *e)
 		return;
 	/* INTx is level-triggered and automasked: the client unmasks once it has serviced it. */
 	e->intx_masked = true;
-	signal_fd(e->trigger[VFIO_PCI_INTX_IRQ_INDEX][0]);
+	signal_fd(e, e->trigger[VFIO_PCI_INTX_IRQ_INDEX][0]);
 }
 
 static void emu_irq(void *opaque, unsigned int vector, bool level)
@@ -88,13 +101,13 @@ static void emu_irq(void *opaque, unsigned int vector, bool level)
 		break;
 	case VFIO_PCI_MSI_IRQ_INDEX:
 		if (level && edu_model_bus_master(&e->model))
-			signal_fd(e->trigger[VFIO_PCI_MSI_IRQ_INDEX][0]);
+			signal_fd(e, e->trigger[VFIO_PCI_MSI_IRQ_INDEX][0]);
 		break;
 	case VFIO_PCI_MSIX_IRQ_INDEX:
 		if (!level || !edu_model_bus_master(&e->model) || vector >= EMU_MAX_VECTORS)
 			break;
 		if (e->trigger[VFIO_PCI_MSIX_IRQ_INDEX][vector] >= 0)
-			signal_fd(e->trigger[VFIO_PCI_MSIX_IRQ_INDEX][vector]);
+			signal_fd(e, e->trigger[VFIO_PCI_MSIX_IRQ_INDEX][vector]);
 		else
 			e->model.msix_pba |= 1ull << vector; /* pending until a vector is set up */
 		break;
@@ -279,13 +292,37 @@ static bool is_eventfd(int fd)
 	return strcmp(target, "anon_inode:[eventfd]") == 0;
 }
 
+/* The INTx unmask eventfd (the KVM resampler QEMU registers): the client signals it, we unmask. */
+static void close_unmask_fd(struct emulated *e)
+{
+	if (e->intx_unmask_fd >= 0 && e->base.host)
+		e->base.host_ops->unwatch(e->base.host, e->intx_unmask_fd);
+	close_fd(&e->intx_unmask_fd);
+}
+
+static void intx_unmask(struct emulated *e)
+{
+	e->intx_masked = false;
+	intx_deliver(e); /* still asserted: it fires again */
+}
+
+static void on_unmask_event(void *arg)
+{
+	struct emulated *e = arg;
+	uint64_t count;
+
+	/* The client may have read it first (it shares the file): then there is nothing to do. */
+	if (bounded_read(e->intx_unmask_fd, &count, sizeof(count), BOUNDED_IO_TIMEOUT_MS) != sizeof(count))
+		return;
+	intx_unmask(e);
+}
+
 static void disable_index(struct emulated *e, uint32_t index)
 {
 	for (uint32_t v = 0; v < EMU_MAX_VECTORS; v++)
 		close_fd(&e->trigger[index][v]);
 	if (index == VFIO_PCI_INTX_IRQ_INDEX) {
-		close_fd(&e->intx_mask_fd);
-		close_fd(&e->intx_unmask_fd);
+		close_unmask_fd(e);
 		e->intx_masked = false;
 	}
 	if ((int)index == e->irq_type)
@@ -295,20 +332,35 @@ static void disable_index(struct emulated *e, uint32_t index)
 static int set_intx_mask(struct emulated *e, uint32_t data, uint32_t action, const uint8_t *bools, int *fds)
 {
 	if (data == VFIO_IRQ_SET_DATA_EVENTFD) {
-		int *slot = action == VFIO_IRQ_SET_ACTION_MASK ? &e->intx_mask_fd : &e->intx_unmask_fd;
+		int ret;
 
-		close_fd(slot);
-		*slot = fds ? fds[0] : -1;
+		if (action == VFIO_IRQ_SET_ACTION_MASK) {
+			/* vfio-pci has no mask eventfd either, and answers this */
+			if (fds)
+				close(fds[0]);
+			return -ENOTTY;
+		}
+		close_unmask_fd(e);
+		if (!fds)
+			return 0; /* de-assigned */
+		if (!e->base.host) {
+			close(fds[0]);
+			return -ENOTCONN;
+		}
+		ret = e->base.host_ops->watch(e->base.host, fds[0], on_unmask_event, e);
+		if (ret) {
+			close(fds[0]);
+			return ret;
+		}
+		e->intx_unmask_fd = fds[0];
 		return 0;
 	}
 	if (data == VFIO_IRQ_SET_DATA_BOOL && !bools[0])
 		return 0;
-	if (action == VFIO_IRQ_SET_ACTION_MASK) {
+	if (action == VFIO_IRQ_SET_ACTION_MASK)
 		e->intx_masked = true;
-	} else {
-		e->intx_masked = false;
-		intx_deliver(e); /* still asserted: it fires again */
-	}
+	else
+		intx_unmask(e);
 	return 0;
 }
 
@@ -361,7 +413,7 @@ static int emu_set_irqs(struct device_backend *b, uint32_t flags, uint32_t index
 		return 0;
 	for (uint32_t i = 0; i < count; i++)
 		if (data == VFIO_IRQ_SET_DATA_NONE || bools[i])
-			signal_fd(e->trigger[index][start + i]);
+			signal_fd(e, e->trigger[index][start + i]);
 	return 0;
 
 out_close:
@@ -407,7 +459,7 @@ static int emu_reset(struct device_backend *b)
 	return 0;
 }
 
-static void emu_client_gone(struct device_backend *b)
+static void emu_quiesce(struct device_backend *b)
 {
 	struct emulated *e = to_emu(b);
 
@@ -416,11 +468,19 @@ static void emu_client_gone(struct device_backend *b)
 	e->irq_type = EMU_IRQ_NONE;
 	e->intx_asserted = false;
 	edu_model_reset(&e->model);
+}
+
+static int emu_client_gone(struct device_backend *b)
+{
+	struct emulated *e = to_emu(b);
+
+	e->told_blocked_eventfd = false;
 	/* A fresh RAM BAR: the old client may still have the old one mapped, and must see nothing new. */
 	if (new_ram(e)) {
 		log_warn("could not replace the RAM BAR; clearing the old one");
 		memset(e->ram, 0, EDU_BAR_RAM_SIZE);
 	}
+	return 0;
 }
 
 static void emu_destroy(struct device_backend *b)
@@ -444,6 +504,7 @@ static const struct backend_ops emulated_ops = {
 	.irq_info = emu_irq_info,
 	.set_irqs = emu_set_irqs,
 	.reset = emu_reset,
+	.quiesce = emu_quiesce,
 	.client_gone = emu_client_gone,
 };
 
@@ -460,7 +521,6 @@ int emulated_backend_create(const char *model, struct device_backend **out)
 	e->base.ops = &emulated_ops;
 	e->base.name = "emulated edu device (1234:11e8)";
 	e->ram_fd = -1;
-	e->intx_mask_fd = -1;
 	e->intx_unmask_fd = -1;
 	e->irq_type = EMU_IRQ_NONE;
 	for (uint32_t i = 0; i < EMU_NUM_IRQS; i++)

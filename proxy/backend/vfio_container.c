@@ -76,6 +76,31 @@ static int ct_hot_reset_fds(struct vfio_iommu *io, const struct vfio_pci_depende
 	return 1;
 }
 
+/*
+ * The group leaves its container only once no device fd of it is open anywhere (the kernel counts every
+ * open device file, whoever holds it, in flight in a socket included): that is the proof. Then the group
+ * joins the container again (the IOMMU, set anew, maps nothing) and the device is opened afresh.
+ */
+static int ct_reacquire(struct vfio_iommu *io, const struct vfio_target *t, int *device_fd)
+{
+	struct vfio_container *c = to_ct(io);
+	int fd;
+
+	if (*device_fd >= 0)
+		close(*device_fd);
+	*device_fd = -1;
+	if (ioctl(c->group_fd, VFIO_GROUP_UNSET_CONTAINER))
+		return errno == EBUSY ? -EBUSY : -errno;
+	if (ioctl(c->group_fd, VFIO_GROUP_SET_CONTAINER, &c->container_fd) ||
+	    ioctl(c->container_fd, VFIO_SET_IOMMU, (unsigned long)VFIO_TYPE1v2_IOMMU))
+		return -errno;
+	fd = ioctl(c->group_fd, VFIO_GROUP_GET_DEVICE_FD, t->bdf);
+	if (fd < 0)
+		return -errno;
+	*device_fd = fd;
+	return 0;
+}
+
 static void ct_close(struct vfio_iommu *io)
 {
 	struct vfio_container *c = to_ct(io);
@@ -93,6 +118,7 @@ static const struct vfio_iommu_ops container_ops = {
 	.unmap = ct_unmap,
 	.iova_ranges = ct_iova_ranges,
 	.hot_reset_fds = ct_hot_reset_fds,
+	.reacquire = ct_reacquire,
 	.close = ct_close,
 };
 
@@ -140,6 +166,8 @@ static int read_iommu_info(struct vfio_container *c)
 		if (smallest > 4096)
 			log_warn("the IOMMU's smallest page is %llu KiB: DMA windows not aligned to it will be refused",
 				 (unsigned long long)smallest / 1024);
+		/* advertised to the client as they are; bit 63 would not survive the JSON number */
+		c->base.pgsizes = info->iova_pgsizes & ~(1ull << 63);
 	}
 	n = -ENOENT;
 	if ((info->flags & VFIO_IOMMU_INFO_CAPS) && info->cap_offset)

@@ -80,6 +80,8 @@ static int vdev_region_info(struct device_backend *b, struct vfio_user_region_in
 	if (r->caps_len && r->caps_len <= caps_size)
 		memcpy(caps, r->caps, r->caps_len);
 	*fd = mmap ? d->fd : -1;
+	if (mmap && b->host)
+		d->fd_lent = true; /* a client may hold the device from now on */
 	return 0;
 }
 
@@ -300,7 +302,7 @@ static int quiet(struct vfio_dev *d)
 	return region_rw(d, VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND, &cmd, sizeof(cmd), true);
 }
 
-static void vdev_client_gone(struct device_backend *b)
+static void vdev_quiesce(struct device_backend *b)
 {
 	struct vfio_dev *d = to_vdev(b);
 	int ret;
@@ -314,9 +316,57 @@ static void vdev_client_gone(struct device_backend *b)
 	}
 	if (ret)
 		log_warn("cannot turn off bus mastering and INTx of %s: %s", d->target.bdf, strerror(-ret));
+}
+
+/*
+ * The departed client had the device fd, and with it the device's VFIO ioctls; it may have kept it (or
+ * passed it on). Close ours, prove with the kernel that no other is open, and open the device afresh.
+ */
+static int revoke_lent_fd(struct vfio_dev *d)
+{
+	int ret = d->iommu->ops->reacquire(d->iommu, &d->target, &d->fd);
+
+	if (ret == -EBUSY) {
+		log_error("%s is still open in another process: the departed client kept the device fd it was given "
+			  "(or passed it on); stopping, so that no later client shares the device or its IOMMU with "
+			  "it (find the holder with: fuser -v %s; restart the proxy once it is gone)",
+			  d->target.bdf, d->iommu_kind == VFIO_IOMMU_KIND_IOMMUFD ? d->target.cdev_path : d->target.group_path);
+		return ret;
+	}
+	if (ret) {
+		log_error("cannot open %s again after its client left: %s; stopping", d->target.bdf, strerror(-ret));
+		return ret;
+	}
+	d->fd_lent = false;
+	/* opened afresh: whatever the kernel's open did to the device, leave it quiet again */
+	vfio_irqs_disable_all(d);
+	ret = quiet(d);
+	if (ret)
+		log_warn("cannot turn off bus mastering and INTx of %s: %s", d->target.bdf, strerror(-ret));
+	return 0;
+}
+
+static int vdev_client_gone(struct device_backend *b)
+{
+	struct vfio_dev *d = to_vdev(b);
+	int ret;
+
 	d->told_rom_window = false;
 	d->told_fdless_window = false;
 	d->told_memlock = false;
+	if (d->fd_lent) {
+		ret = revoke_lent_fd(d);
+		if (ret)
+			return ret;
+	}
+	if (d->reset == VFIO_RESET_NONE && !d->allow_no_reset) {
+		log_error("%s has no reset: a later client would find what this one left in the device (its "
+			  "registers, queues, DMA addresses); stopping (restart the proxy for the next client, or start "
+			  "it with --allow-no-reset to serve one after another anyway)",
+			  d->target.bdf);
+		return -ENOTTY;
+	}
+	return 0;
 }
 
 /* ---- DMA windows ---- */
@@ -431,6 +481,7 @@ static const struct backend_ops vfio_ops = {
 	.dma_map = vdev_dma_map,
 	.dma_unmap = vdev_dma_unmap,
 	.device_feature = NULL, /* no migration or DMA logging yet: the server answers ENOTTY */
+	.quiesce = vdev_quiesce,
 	.client_gone = vdev_client_gone,
 };
 
@@ -536,8 +587,11 @@ static int open_iommu(struct vfio_dev *d, enum vfio_iommu_kind kind)
 		log_error("unknown IOMMU path %d", (int)kind);
 		return -EINVAL;
 	}
-	if (kind == VFIO_IOMMU_KIND_IOMMUFD)
+	d->iommu_kind = kind;
+	if (kind == VFIO_IOMMU_KIND_IOMMUFD) {
+		d->base.reopen_path = d->target.cdev_path; /* revoke() binds a fresh file of the cdev */
 		return vfio_iommufd_open(&d->target, &d->iommu, &d->fd);
+	}
 	return vfio_container_open(&d->target, &d->iommu, &d->fd);
 }
 
@@ -553,6 +607,7 @@ int vfio_backend_create(const struct vfio_backend_options *opts, struct device_b
 		return -ENOMEM;
 	d->fd = -1;
 	d->trap_bars = opts->trap_bars;
+	d->allow_no_reset = opts->allow_no_reset;
 	d->base.ops = &vfio_ops;
 	d->base.name = "VFIO device";
 	vfio_paths_init(&paths, opts->sysfs_root, opts->dev_root);
@@ -569,6 +624,7 @@ int vfio_backend_create(const struct vfio_backend_options *opts, struct device_b
 	ret = read_device(d);
 	if (ret)
 		goto fail;
+	d->base.pgsizes = d->iommu->pgsizes;
 	/* Whatever a previous user left running stops here. */
 	vfio_irqs_disable_all(d);
 	ret = quiet(d);

@@ -47,6 +47,9 @@ struct vfio_dev {
 	struct vfio_iommu *iommu;
 	int fd; /* the device */
 	bool trap_bars;
+	bool allow_no_reset;
+	bool fd_lent; /* the device fd went to the client: revoke it when the client leaves */
+	enum vfio_iommu_kind iommu_kind;
 	enum vfio_reset_method reset;
 	uint32_t num_regions;
 	uint32_t num_irqs;

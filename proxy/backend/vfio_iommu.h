@@ -30,13 +30,22 @@ struct vfio_iommu_ops {
 	 */
 	int (*hot_reset_fds)(struct vfio_iommu *io, const struct vfio_pci_dependent_device *devs, uint32_t n,
 			     int32_t *fds, uint32_t max, uint32_t *foreign);
+	/*
+	 * Revokes whatever the fd the client was given still reaches: closes *device_fd (ours; the client may
+	 * hold the same file), proves with the kernel that no other reference to the device is left, and
+	 * opens the device afresh into *device_fd, attached to an IOMMU context with nothing mapped. -EBUSY
+	 * when another reference is left (nothing is attached then and *device_fd is -1); other negative
+	 * errnos for other failures. Logs nothing: the backend says what it means.
+	 */
+	int (*reacquire)(struct vfio_iommu *io, const struct vfio_target *t, int *device_fd);
 	/* Releases everything: the device fd must be closed before. */
 	void (*close)(struct vfio_iommu *io);
 };
 
 struct vfio_iommu {
 	const struct vfio_iommu_ops *ops;
-	const char *name; /* for the log: "legacy VFIO container (type1v2 IOMMU)" */
+	const char *name;  /* for the log: "legacy VFIO container (type1v2 IOMMU)" */
+	uint64_t pgsizes;  /* the page sizes it maps (bit n: 2^n bytes); 0 when it did not say */
 };
 
 /*

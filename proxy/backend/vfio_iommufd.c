@@ -10,6 +10,7 @@
 
 #include "backend/vfio_iommufd_uapi.h"
 #include "util/log.h"
+#include "util/privsep.h"
 
 #define RANGES_MAX 4096u /* far more than any IOMMU reports */
 #define RANGES_TRIES 4
@@ -80,6 +81,39 @@ static int fd_hot_reset_fds(struct vfio_iommu *io, const struct vfio_pci_depende
 	return 0;
 }
 
+/*
+ * A cdev binds to an iommufd only while no other file of the device is open (the kernel refuses the bind
+ * otherwise): binding a fresh file is the proof. It needs the node opened again, through the privileged
+ * helper once the proxy has dropped its privileges.
+ */
+static int fd_reacquire(struct vfio_iommu *io, const struct vfio_target *t, int *device_fd)
+{
+	struct vfio_iommufd *f = to_fd(io);
+	struct vup_vfio_device_bind_iommufd bind = { .argsz = sizeof(bind), .iommufd = f->iommufd };
+	struct vup_vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at), .pt_id = f->ioas };
+	int fd, ret;
+
+	if (*device_fd >= 0)
+		close(*device_fd);
+	*device_fd = -1;
+	fd = privsep_open_node(t->cdev_path);
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, VUP_VFIO_DEVICE_BIND_IOMMUFD, &bind)) {
+		ret = errno == EBUSY || errno == EINVAL ? -EBUSY : -errno;
+		close(fd);
+		return ret;
+	}
+	f->devid = bind.out_devid;
+	if (ioctl(fd, VUP_VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	*device_fd = fd;
+	return 0;
+}
+
 static void fd_close(struct vfio_iommu *io)
 {
 	struct vfio_iommufd *f = to_fd(io);
@@ -96,6 +130,7 @@ static const struct vfio_iommu_ops iommufd_ops = {
 	.unmap = fd_unmap,
 	.iova_ranges = fd_iova_ranges,
 	.hot_reset_fds = fd_hot_reset_fds,
+	.reacquire = fd_reacquire,
 	.close = fd_close,
 };
 
@@ -145,6 +180,9 @@ static int read_ranges(struct vfio_iommufd *f)
 	for (uint32_t i = 0; i < f->nranges; i++)
 		f->ranges[i] = (struct vfio_iova_range){ .start = r[i].start, .end = r[i].last };
 	free(r);
+	/* The IOAS maps at any multiple of its alignment: that is the page size a client must use. */
+	if (q.out_iova_alignment && !(q.out_iova_alignment & (q.out_iova_alignment - 1)) && q.out_iova_alignment < (1ull << 63))
+		f->base.pgsizes = q.out_iova_alignment;
 	if (q.out_iova_alignment > 4096)
 		log_warn("the IOAS maps in %llu KiB steps: DMA windows not aligned to it will be refused",
 			 (unsigned long long)q.out_iova_alignment / 1024);

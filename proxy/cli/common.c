@@ -6,8 +6,10 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "util/log.h"
+#include "util/privsep.h"
 #include "util/sandbox.h"
 
 int cli_parse_int(const char *s, int min, int max, int *out)
@@ -20,6 +22,35 @@ int cli_parse_int(const char *s, int min, int max, int *out)
 	if (errno || *end || end == s || v < min || v > max)
 		return -EINVAL;
 	*out = (int)v;
+	return 0;
+}
+
+int cli_parse_size(const char *s, uint64_t min, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	unsigned long long v;
+	const char *u;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end) {
+		u = strchr(units, *end);
+		if (!u || end[1])
+			return -EINVAL;
+		for (const char *k = units; k <= u; k++) {
+			if (v > UINT64_MAX / 1024)
+				return -EINVAL;
+			v *= 1024;
+		}
+	}
+	if (v < min)
+		return -EINVAL;
+	*out = v;
 	return 0;
 }
 
@@ -94,6 +125,16 @@ int cli_serve_option(struct cli_serve *c, int opt, const char *arg)
 			return -1;
 		}
 		return 1;
+	case CLI_OPT_DMA_LIMIT:
+		if (cli_parse_size(arg, 4096, &c->server.max_dma_bytes)) {
+			fprintf(stderr, "%s: --dma-limit needs a size of at least 4096 bytes, e.g. 64G (suffix K, M, G or T)\n",
+				c->prog);
+			return -1;
+		}
+		return 1;
+	case CLI_OPT_NO_SECCOMP:
+		c->seccomp = false;
+		return 1;
 	case CLI_OPT_LOG_LEVEL:
 		if (log_parse_level(arg, &log_threshold)) {
 			fprintf(stderr, "%s: unknown log level '%s'; use error, warn, info or debug\n", c->prog, arg);
@@ -160,6 +201,9 @@ void cli_serve_usage(FILE *out)
 		"  --allow-gid GROUP     only members of this primary group may connect (repeatable)\n"
 		"  --user USER           once the device is open and the socket listens, run as USER\n"
 		"  --seccomp             then allow only the system calls the serving loop needs\n"
+		"  --no-seccomp          do not (the default for now)\n"
+		"  --dma-limit SIZE      the most client memory mapped for DMA at once (suffix K, M, G, T;\n"
+		"                        default: the host's RAM); a DMA_MAP past it gets ENOMEM\n"
 		"  --poll-us N           after each message, busy-poll the socket up to N us before sleeping: lower\n"
 		"                        latency for a client on another CPU, for up to N us of CPU a message (0: off)\n");
 }
@@ -169,19 +213,33 @@ int cli_serve_run(const struct cli_serve *c, struct device_backend *backend)
 	struct server *srv;
 	int ret;
 
+	/* No core dumps, and no same-uid process (the VMM) opening our fds through /proc/PID/fd. */
+	prctl(PR_SET_DUMPABLE, 0);
 	ret = server_create(&c->server, backend, &srv);
 	if (ret) {
 		backend->ops->destroy(backend);
 		return 1;
 	}
-	/* Least privilege from here on: the device is open and the socket listens. */
-	if ((c->user && sandbox_drop_to_user(c->user)) || (c->seccomp && sandbox_enter_seccomp())) {
+	/*
+	 * Least privilege from here on: the device is open and the socket listens. What still needs the
+	 * privileges (opening the device again, removing the socket from a directory only root may write)
+	 * goes to a helper forked now.
+	 */
+	if (c->user || c->seccomp) {
+		ret = privsep_start(backend->reopen_path, c->user ? server_socket_path(srv) : NULL);
+		if (ret)
+			log_error("cannot start the privileged helper: %s", strerror(-ret));
+	}
+	if (ret || (c->user && sandbox_drop_to_user(c->user, c->server.max_dma_bytes)) ||
+	    (c->seccomp && sandbox_enter_seccomp())) {
 		server_destroy(srv);
 		backend->ops->destroy(backend);
+		privsep_stop();
 		return 1;
 	}
 	ret = server_run(srv);
 	server_destroy(srv);
 	backend->ops->destroy(backend);
+	privsep_stop();
 	return ret ? 1 : 0;
 }

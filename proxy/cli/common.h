@@ -4,6 +4,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "backend/backend.h"
@@ -23,6 +24,8 @@ enum cli_opt {
 	CLI_OPT_USER,
 	CLI_OPT_SECCOMP,
 	CLI_OPT_POLL_US,
+	CLI_OPT_DMA_LIMIT,
+	CLI_OPT_NO_SECCOMP,
 	CLI_OPT_CMD = 0x200,
 };
 
@@ -39,7 +42,9 @@ enum cli_opt {
 	{ "allow-gid", required_argument, NULL, CLI_OPT_ALLOW_GID },           \
 	{ "user", required_argument, NULL, CLI_OPT_USER },                     \
 	{ "seccomp", no_argument, NULL, CLI_OPT_SECCOMP },                     \
-	{ "poll-us", required_argument, NULL, CLI_OPT_POLL_US }
+	{ "poll-us", required_argument, NULL, CLI_OPT_POLL_US },               \
+	{ "dma-limit", required_argument, NULL, CLI_OPT_DMA_LIMIT },           \
+	{ "no-seccomp", no_argument, NULL, CLI_OPT_NO_SECCOMP }
 
 struct cli_serve {
 	const char *prog; /* "vfio-user-proxy emulate": the prefix of every message */
@@ -61,6 +66,8 @@ void cli_serve_usage(FILE *out);
 /* Serves backend to one client at a time until SIGTERM or SIGINT, then destroys it. Returns the exit code. */
 int cli_serve_run(const struct cli_serve *c, struct device_backend *backend);
 
+/* A byte count with an optional K, M, G or T suffix (powers of 1024), at least min: 0 or -EINVAL. */
+int cli_parse_size(const char *s, uint64_t min, uint64_t *out);
 /* A decimal int in [min, max]: 0 or -EINVAL. */
 int cli_parse_int(const char *s, int min, int max, int *out);
 

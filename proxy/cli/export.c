@@ -9,7 +9,7 @@
 
 #define PROG "vfio-user-proxy export"
 
-enum { OPT_TRAP_BARS = CLI_OPT_CMD, OPT_IOMMU };
+enum { OPT_TRAP_BARS = CLI_OPT_CMD, OPT_IOMMU, OPT_ALLOW_NO_RESET };
 
 static void usage(FILE *out)
 {
@@ -31,7 +31,9 @@ static void usage(FILE *out)
 		"                        the IOMMU path: iommufd (/dev/iommu and the device's VFIO cdev\n"
 		"                        /dev/vfio/devices/vfioX) or legacy (/dev/vfio/vfio container and\n"
 		"                        /dev/vfio/GROUP, type1v2 IOMMU); auto (the default) takes iommufd when\n"
-		"                        the kernel has it, else legacy\n");
+		"                        the kernel has it, else legacy\n"
+		"  --allow-no-reset      a device without any reset is served to one client only (the next would\n"
+		"                        find what the last left in it): serve client after client anyway\n");
 	cli_serve_usage(out);
 	fprintf(out,
 		"\n"
@@ -64,6 +66,7 @@ int cmd_export(int argc, char **argv)
 		CLI_SERVE_OPTIONS,
 		{ "trap-bars", no_argument, NULL, OPT_TRAP_BARS },
 		{ "iommu", required_argument, NULL, OPT_IOMMU },
+		{ "allow-no-reset", no_argument, NULL, OPT_ALLOW_NO_RESET },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vfio_backend_options vo = { .iommu = VFIO_IOMMU_KIND_AUTO };
@@ -84,6 +87,9 @@ int cmd_export(int argc, char **argv)
 			return 0;
 		case OPT_TRAP_BARS:
 			vo.trap_bars = true;
+			break;
+		case OPT_ALLOW_NO_RESET:
+			vo.allow_no_reset = true;
 			break;
 		case OPT_IOMMU:
 			if (parse_iommu(optarg, &vo.iommu))

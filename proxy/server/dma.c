@@ -3,14 +3,22 @@
 
 #include <errno.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "util/guarded_copy.h"
 #include "util/log.h"
 
-#define DMA_PAGE_SIZE 4096u
+/* The smallest page the client may map: the lowest of the page sizes we advertised. */
+static uint64_t dma_page_size(const struct session *s)
+{
+	uint64_t p = s->ctx->caps.pgsizes;
+
+	return p ? p & -p : 4096u;
+}
 
 int dma_session_init(struct session *s)
 {
@@ -23,8 +31,10 @@ static void release_window(struct session *s, struct dma_window *w)
 
 	if (b->ops->dma_unmap)
 		b->ops->dma_unmap(b, w);
-	if (w->map_base)
+	if (w->map_base) {
 		munmap(w->map_base, w->map_len);
+		s->mapped_bytes -= w->map_len;
+	}
 	if (w->fd >= 0)
 		close(w->fd);
 }
@@ -47,14 +57,18 @@ static void complete_op(struct session *s, uint32_t idx, int status)
 	done(arg, status);
 }
 
-void dma_session_fini(struct session *s)
+void dma_fail_pending(struct session *s)
 {
-	/* Transfers still waiting on the client fail; the device then sees the client go. */
 	for (uint32_t i = 0; i < SESSION_MAX_DMA_MSGS; i++)
 		s->msgs[i].state = DMA_MSG_FREE;
 	for (uint32_t i = 0; i < SESSION_MAX_DMA_OPS; i++)
 		if (s->ops[i].used)
 			complete_op(s, i, -ECONNRESET);
+}
+
+void dma_session_fini(struct session *s)
+{
+	dma_fail_pending(s);
 	unmap_all(s);
 	dma_table_fini(&s->windows);
 }
@@ -64,22 +78,58 @@ void dma_cancel_all(struct session *s)
 	for (uint32_t i = 0; i < SESSION_MAX_DMA_MSGS; i++)
 		if (s->msgs[i].state == DMA_MSG_ACTIVE)
 			s->msgs[i].state = DMA_MSG_CANCELLED;
+	/* The backend hears of each, as backend.h promises; it may start no new transfer from done(). */
 	for (uint32_t i = 0; i < SESSION_MAX_DMA_OPS; i++)
-		s->ops[i].used = false;
+		if (s->ops[i].used)
+			complete_op(s, i, -ECANCELED);
 }
 
-/* Checks an fd-backed window: a regular file (memfd, tmpfs, hugetlbfs) that covers offset + size. */
-static int check_window_fd(int fd, uint64_t offset, uint64_t size)
+/* Where a window's memory may live: memory that the kernel serves without asking anyone (no FUSE, no
+ * network filesystem, no device that could stall a page fault in the proxy). */
+static bool memory_fs(long type)
 {
+	return type == TMPFS_MAGIC || type == HUGETLBFS_MAGIC;
+}
+
+/*
+ * Checks an fd-backed window: a regular file on memory (memfd, tmpfs, hugetlbfs) that covers
+ * offset + size. Logs once per client why an fd was refused.
+ */
+static int check_window_fd(struct session *s, int fd, uint64_t offset, uint64_t size)
+{
+	struct statfs fs;
 	struct stat st;
 
-	if (fstat(fd, &st))
+	if (fstat(fd, &st) || fstatfs(fd, &fs))
 		return -errno;
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st.st_mode) || !memory_fs((long)fs.f_type)) {
+		if (!s->warned_window_fd)
+			log_warn("client's DMA_MAP fd is %s (filesystem type %#lx), not memory: only a memfd, tmpfs or "
+				 "hugetlbfs file is accepted, since any other could stall the proxy on a page fault; "
+				 "refused with EINVAL",
+				 S_ISREG(st.st_mode) ? "a file on another filesystem" : "not a regular file",
+				 (unsigned long)fs.f_type);
+		s->warned_window_fd = true;
 		return -EINVAL;
+	}
 	if (offset > (uint64_t)st.st_size || size > (uint64_t)st.st_size - offset)
 		return -EINVAL;
 	return 0;
+}
+
+/* The per-client cap on mapped bytes (--dma-limit). */
+static int check_dma_bytes(struct session *s, uint64_t size)
+{
+	uint64_t max = s->ctx->max_dma_bytes;
+
+	if (!max || (s->mapped_bytes <= max && size <= max - s->mapped_bytes))
+		return 0;
+	if (!s->warned_dma_bytes)
+		log_warn("client maps %llu bytes for DMA and asks for %llu more, past the limit of %llu "
+			 "(--dma-limit): refused with ENOMEM",
+			 (unsigned long long)s->mapped_bytes, (unsigned long long)size, (unsigned long long)max);
+	s->warned_dma_bytes = true;
+	return -ENOMEM;
 }
 
 int handle_dma_map(struct session *s, struct request *rq, struct reply *rp)
@@ -92,7 +142,7 @@ int handle_dma_map(struct session *s, struct request *rq, struct reply *rp)
 
 	if (m->argsz < sizeof(*m) || (m->flags & ~prot_mask) || !(m->flags & prot_mask))
 		return -EINVAL;
-	if (m->size == 0 || ((m->addr | m->size) & (DMA_PAGE_SIZE - 1)) || m->size - 1 > UINT64_MAX - m->addr)
+	if (m->size == 0 || ((m->addr | m->size) & (dma_page_size(s) - 1)) || m->size - 1 > UINT64_MAX - m->addr)
 		return -EINVAL;
 	if (dma_table_count(&s->windows) >= s->ctx->caps.max_dma_maps) {
 		if (!s->warned_windows)
@@ -106,9 +156,11 @@ int handle_dma_map(struct session *s, struct request *rq, struct reply *rp)
 		int mprot = PROT_READ | ((m->flags & VFIO_USER_F_DMA_REGION_WRITE) ? PROT_WRITE : 0);
 		void *p;
 
-		if (m->offset & (DMA_PAGE_SIZE - 1))
+		if (m->offset & (dma_page_size(s) - 1) || m->size > SIZE_MAX)
 			return -EINVAL;
-		ret = check_window_fd(fd, m->offset, m->size);
+		ret = check_window_fd(s, fd, m->offset, m->size);
+		if (!ret)
+			ret = check_dma_bytes(s, m->size);
 		if (ret)
 			return ret;
 		p = mmap(NULL, m->size, mprot, MAP_SHARED, fd, (off_t)m->offset);
@@ -117,6 +169,7 @@ int handle_dma_map(struct session *s, struct request *rq, struct reply *rp)
 		w.vaddr = p;
 		w.map_base = p;
 		w.map_len = m->size;
+		s->mapped_bytes += w.map_len;
 		/* The mapping keeps the memory; holding the fd too would cost one fd per window. */
 		close(fd);
 		rq->fds[0] = -1;
@@ -137,8 +190,10 @@ int handle_dma_map(struct session *s, struct request *rq, struct reply *rp)
 	rp->len = 0;
 	return 0;
 fail:
-	if (w.map_base)
+	if (w.map_base) {
 		munmap(w.map_base, w.map_len);
+		s->mapped_bytes -= w.map_len;
+	}
 	return ret;
 }
 

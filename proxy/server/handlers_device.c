@@ -19,6 +19,9 @@ int handle_version(struct session *s, struct request *rq, struct reply *rp)
 		log_warn("client proposed an unusable VERSION (%s)", strerror(-ret));
 		return ret;
 	}
+	/* Our DMA_READs bring the client's data back in one message: never more than we can receive. */
+	if (cc.max_data_xfer_size > s->ctx->caps.max_data_xfer_size)
+		cc.max_data_xfer_size = s->ctx->caps.max_data_xfer_size;
 	n = caps_build_reply(&cc, rp->payload, rp->cap);
 	if (n < 0)
 		return (int)n;

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "server/session.h"
+#include "util/bounded_io.h"
 #include "util/guarded_copy.h"
+#include "util/privsep.h"
 #include "util/log.h"
 
 struct server {
@@ -25,15 +27,54 @@ struct server {
 	bool have_client;
 	int listen_fd;
 	char *socket_path; /* set when we created the socket and must remove it */
-	int epfd;
 	int sigfd;
 	sigset_t old_mask;
 	bool signals_blocked;
 	unsigned long clients;
 };
 
+/* epoll data: an fd of the server's own (signals, listening socket, client), or a backend's watch. */
+#define EV_WATCH (1ull << 32)
+
+static int host_watch(void *host, int fd, backend_fd_fn fn, void *arg)
+{
+	struct session *s = host;
+	struct server_ctx *ctx = s ? s->ctx : NULL;
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (!ctx || ctx->epfd < 0)
+		return -ENOSYS;
+	for (uint32_t i = 0; i < SERVER_MAX_WATCHES; i++) {
+		struct fd_watch *w = &ctx->watches[i];
+
+		if (w->fd >= 0)
+			continue;
+		ev.data.u64 = EV_WATCH | i;
+		if (epoll_ctl(ctx->epfd, EPOLL_CTL_ADD, fd, &ev))
+			return -errno;
+		*w = (struct fd_watch){ .fd = fd, .fn = fn, .arg = arg };
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+static void host_unwatch(void *host, int fd)
+{
+	struct session *s = host;
+	struct server_ctx *ctx = s ? s->ctx : NULL;
+
+	for (uint32_t i = 0; ctx && i < SERVER_MAX_WATCHES; i++) {
+		if (ctx->watches[i].fd == fd) {
+			epoll_ctl(ctx->epfd, EPOLL_CTL_DEL, fd, NULL);
+			ctx->watches[i].fd = -1;
+		}
+	}
+}
+
 static const struct backend_host_ops host_ops = {
 	.dma = dma_host_access,
+	.watch = host_watch,
+	.unwatch = host_unwatch,
 };
 
 /* Reads what the device looks like, once: every message is checked against it. */
@@ -148,7 +189,12 @@ static int open_socket(const struct server_options *o, char **created)
 		return ret;
 	}
 	unlink(tmp.sun_path);
-	old_umask = umask(0177); /* owner-only until the mode asked for is set */
+	/* The socket is born with its mode (bind applies the umask): no chmod of a path that could be swapped. */
+	old_umask = umask(0177);
+	if (o->socket_mode)
+		umask(~o->socket_mode & 0777);
+	else
+		umask(old_umask);
 	ret = bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)) ? -errno : 0;
 	umask(old_umask);
 	if (ret) {
@@ -156,12 +202,7 @@ static int open_socket(const struct server_options *o, char **created)
 		log_create_error(path, ret);
 		return ret;
 	}
-	if (chmod(tmp.sun_path, o->socket_mode ? o->socket_mode : 0777 & ~old_umask)) {
-		ret = -errno;
-		log_error("cannot set mode %04o on socket %s: %s", (unsigned int)o->socket_mode, path, strerror(-ret));
-		goto fail;
-	}
-	if (o->set_socket_gid && chown(tmp.sun_path, (uid_t)-1, o->socket_gid)) {
+	if (o->set_socket_gid && fchownat(AT_FDCWD, tmp.sun_path, (uid_t)-1, o->socket_gid, AT_SYMLINK_NOFOLLOW)) {
 		ret = -errno;
 		log_error("cannot give socket %s to group %u: %s (run as root or as a member of that group)", path,
 			  (unsigned int)o->socket_gid, strerror(-ret));
@@ -218,11 +259,15 @@ int server_ctx_init(struct server_ctx *ctx, struct device_backend *backend, int 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->backend = backend;
 	ctx->send_timeout_ms = send_timeout_ms > 0 ? send_timeout_ms : 5000;
+	ctx->stop_fd = -1;
+	ctx->epfd = -1;
+	for (uint32_t i = 0; i < SERVER_MAX_WATCHES; i++)
+		ctx->watches[i].fd = -1;
 	ctx->caps = (struct server_caps){
 		.max_msg_fds = VFIO_USER_SERVER_MAX_MSG_FDS,
 		.max_data_xfer_size = VFIO_USER_SERVER_MAX_DATA_XFER,
 		.max_dma_maps = VFIO_USER_DEF_MAX_DMA_MAPS,
-		.pgsizes = VFIO_USER_DEF_PGSIZES,
+		.pgsizes = backend->pgsizes ? backend->pgsizes : VFIO_USER_DEF_PGSIZES,
 		.write_multiple = true,
 	};
 	ctx->rx_buf = malloc(SESSION_RX_SIZE);
@@ -234,6 +279,8 @@ int server_ctx_init(struct server_ctx *ctx, struct device_backend *backend, int 
 	if (ret)
 		goto fail;
 	ret = guarded_copy_init();
+	if (!ret)
+		ret = bounded_io_init();
 	if (ret)
 		goto fail;
 	backend->host_ops = &host_ops;
@@ -260,9 +307,9 @@ void server_ctx_fini(struct server_ctx *ctx)
 
 static int epoll_set(struct server *srv, int op, int fd)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)fd };
 
-	return epoll_ctl(srv->epfd, op, fd, &ev) ? -errno : 0;
+	return epoll_ctl(srv->ctx.epfd, op, fd, &ev) ? -errno : 0;
 }
 
 int server_create(const struct server_options *opts, struct device_backend *backend, struct server **out)
@@ -274,8 +321,8 @@ int server_create(const struct server_options *opts, struct device_backend *back
 	if (!srv)
 		return -ENOMEM;
 	srv->listen_fd = -1;
-	srv->epfd = -1;
 	srv->sigfd = -1;
+	srv->ctx.epfd = -1;
 	srv->session.fd = -1;
 	srv->opts = *opts;
 	/* SIGTERM and SIGINT wait in a signalfd from before the socket exists: one that arrives while we set
@@ -296,9 +343,11 @@ int server_create(const struct server_options *opts, struct device_backend *back
 		goto fail;
 	}
 	ret = server_ctx_init(&srv->ctx, backend, opts->send_timeout_ms);
-	srv->ctx.poll_us = opts->poll_us;
 	if (ret)
 		goto fail;
+	srv->ctx.poll_us = opts->poll_us;
+	srv->ctx.max_dma_bytes = opts->max_dma_bytes;
+	srv->ctx.stop_fd = srv->sigfd;
 	if (opts->listen_fd >= 0) {
 		ret = check_listen_fd(opts->listen_fd);
 		if (ret)
@@ -311,8 +360,8 @@ int server_create(const struct server_options *opts, struct device_backend *back
 		srv->listen_fd = ret;
 	}
 	/* Everything the loop needs exists before it runs: it may be confined (seccomp) from then on. */
-	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (srv->epfd < 0 || epoll_set(srv, EPOLL_CTL_ADD, srv->sigfd) || epoll_set(srv, EPOLL_CTL_ADD, srv->listen_fd)) {
+	srv->ctx.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (srv->ctx.epfd < 0 || epoll_set(srv, EPOLL_CTL_ADD, srv->sigfd) || epoll_set(srv, EPOLL_CTL_ADD, srv->listen_fd)) {
 		ret = -errno;
 		log_error("cannot set up the event loop: %s", strerror(-ret));
 		goto fail;
@@ -325,23 +374,36 @@ fail:
 }
 
 
-static void end_client(struct server *srv, int why)
+/* Ends the session. Negative errno when the device may not be served to another client: the server stops. */
+static int end_client(struct server *srv, int why)
 {
 	struct session *s = &srv->session;
+	int ret;
 
-	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, s->fd, NULL);
-	log_info("client %lu gone (%s) after %llu messages; device reset, waiting for the next", srv->clients,
-		 why == -ECONNRESET ? "disconnected" : strerror(-why), (unsigned long long)s->messages);
-	session_end(s);
+	epoll_ctl(srv->ctx.epfd, EPOLL_CTL_DEL, s->fd, NULL);
+	ret = session_end(s);
 	srv->have_client = false;
+	if (ret) {
+		log_info("client %lu gone (%s) after %llu messages", srv->clients,
+			 why == -ECONNRESET ? "disconnected" : why == -EINTR ? "the proxy is stopping" : strerror(-why),
+			 (unsigned long long)s->messages);
+		return ret;
+	}
+	log_info("client %lu gone (%s) after %llu messages; device reset, waiting for the next", srv->clients,
+		 why == -ECONNRESET ? "disconnected" : why == -EINTR ? "the proxy is stopping" : strerror(-why),
+		 (unsigned long long)s->messages);
 	epoll_set(srv, EPOLL_CTL_ADD, srv->listen_fd);
+	return 0;
 }
 
 void server_options_init(struct server_options *o)
 {
 	memset(o, 0, sizeof(*o));
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
 	o->listen_fd = -1;
 	o->send_timeout_ms = 5000;
+	o->max_dma_bytes = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
 }
 
 /* SO_PEERCRED against --allow-uid / --allow-gid, before any message is read. */
@@ -368,7 +430,8 @@ static bool peer_allowed(struct server *srv, int fd)
 	return false;
 }
 
-static void accept_client(struct server *srv)
+/* Accepts one client. Negative errno when the server must stop (see end_client). */
+static int accept_client(struct server *srv)
 {
 	int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	int ret;
@@ -376,28 +439,31 @@ static void accept_client(struct server *srv)
 	if (fd < 0) {
 		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 			log_warn("accept failed: %s", strerror(errno));
-		return;
+		return 0;
 	}
 	if (!peer_allowed(srv, fd)) {
 		close(fd);
-		return;
+		return 0;
 	}
 	ret = session_start(&srv->session, &srv->ctx, fd);
 	if (ret) {
 		log_error("cannot serve a client: %s", strerror(-ret));
-		session_end(&srv->session);
-		return;
+		return session_end(&srv->session);
 	}
 	srv->clients++;
 	srv->have_client = true;
 	/* One client at a time: the next waits in the backlog until this one is gone. */
-	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->listen_fd, NULL);
+	epoll_ctl(srv->ctx.epfd, EPOLL_CTL_DEL, srv->listen_fd, NULL);
 	ret = epoll_set(srv, EPOLL_CTL_ADD, fd);
-	if (ret) {
-		end_client(srv, ret);
-		return;
-	}
+	if (ret)
+		return end_client(srv, ret);
 	log_info("client %lu connected", srv->clients);
+	return 0;
+}
+
+const char *server_socket_path(const struct server *srv)
+{
+	return srv->socket_path;
 }
 
 int server_run(struct server *srv)
@@ -408,7 +474,7 @@ int server_run(struct server *srv)
 	log_info("serving %s on %s", srv->ctx.backend->name, srv->socket_path ? srv->socket_path : "the inherited socket");
 
 	for (;;) {
-		int n = epoll_wait(srv->epfd, events, 4, -1);
+		int n = epoll_wait(srv->ctx.epfd, events, 4, -1);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -418,9 +484,15 @@ int server_run(struct server *srv)
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			int fd = events[i].data.fd;
+			uint64_t tag = events[i].data.u64;
+			int fd = (int)tag;
 
-			if (fd == srv->sigfd) {
+			if (tag & EV_WATCH) {
+				struct fd_watch *w = &srv->ctx.watches[tag & ~EV_WATCH];
+
+				if (srv->have_client && w->fd >= 0)
+					w->fn(w->arg);
+			} else if (fd == srv->sigfd) {
 				struct signalfd_siginfo si;
 
 				if (read(srv->sigfd, &si, sizeof(si)) == sizeof(si)) {
@@ -428,13 +500,18 @@ int server_run(struct server *srv)
 					return 0;
 				}
 			} else if (fd == srv->listen_fd) {
-				if (!srv->have_client)
-					accept_client(srv);
+				if (!srv->have_client) {
+					ret = accept_client(srv);
+					if (ret)
+						return ret;
+				}
 			} else if (srv->have_client && fd == srv->session.fd) {
 				ret = session_on_readable(&srv->session);
-				if (ret)
-					end_client(srv, ret);
-				ret = 0;
+				if (ret) {
+					ret = end_client(srv, ret);
+					if (ret)
+						return ret;
+				}
 			}
 		}
 	}
@@ -450,11 +527,16 @@ void server_destroy(struct server *srv)
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	if (srv->socket_path) {
-		unlink(srv->socket_path);
+		/* after --user the directory may be root's: the privileged helper removes it then */
+		int ret = privsep_unlink(srv->socket_path);
+
+		if (ret && ret != -ENOENT)
+			log_warn("cannot remove socket %s: %s", srv->socket_path, strerror(-ret));
 		free(srv->socket_path);
 	}
-	if (srv->epfd >= 0)
-		close(srv->epfd);
+	if (srv->ctx.epfd >= 0)
+		close(srv->ctx.epfd);
+	srv->ctx.epfd = -1;
 	if (srv->sigfd >= 0)
 		close(srv->sigfd);
 	if (srv->signals_blocked)

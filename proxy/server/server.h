@@ -5,6 +5,7 @@
 #include "backend/backend.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define SERVER_MAX_ALLOWED_IDS 16
@@ -14,6 +15,7 @@ struct server_options {
 	int listen_fd;           /* an inherited listening socket, or -1 */
 	int send_timeout_ms;     /* how long a client may leave our messages unread */
 	int poll_us;             /* busy-poll the client's socket this long after a message before sleeping; 0: off */
+	uint64_t max_dma_bytes;  /* the most client memory mapped for DMA at once; default: the host's RAM */
 	mode_t socket_mode;      /* permission bits for the created socket; 0 leaves the umask's */
 	bool set_socket_gid;     /* give the created socket to socket_gid */
 	gid_t socket_gid;
@@ -24,15 +26,17 @@ struct server_options {
 	unsigned int n_allow_gid;
 };
 
-/* Defaults (what a zeroed struct with listen_fd -1 means): umask permissions, anyone who can reach the
- * socket may connect, a 5 s client timeout. */
+/* Defaults: umask permissions, anyone who can reach the socket may connect, a 5 s client timeout, DMA
+ * windows up to the host's RAM. */
 void server_options_init(struct server_options *o);
 
 struct server;
 
 /* Reads the device's layout from the backend, opens the socket. Logs one line and returns a negative errno on failure. */
 int server_create(const struct server_options *opts, struct device_backend *backend, struct server **out);
-/* Serves clients until SIGTERM or SIGINT. 0 on a clean stop. */
+/* The socket the server created (and removes at exit), or NULL for an inherited one. */
+const char *server_socket_path(const struct server *srv);
+/* Serves clients until SIGTERM or SIGINT (0), or until the device may not be served any more (negative errno). */
 int server_run(struct server *srv);
 /* Ends any session, closes and removes the socket. The backend stays the caller's. */
 void server_destroy(struct server *srv);

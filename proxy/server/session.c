@@ -43,17 +43,22 @@ int session_start(struct session *s, struct server_ctx *ctx, int fd)
 	return dma_session_init(s);
 }
 
-void session_end(struct session *s)
+int session_end(struct session *s)
 {
 	struct device_backend *b = s->ctx->backend;
+	int ret;
 
 	rx_reset(s);
+	/* The device stops before its windows go: DMA in flight must not fault on a window just unmapped. */
+	dma_fail_pending(s);
+	b->ops->quiesce(b);
 	dma_session_fini(s);
-	b->ops->client_gone(b);
+	ret = b->ops->client_gone(b);
 	b->host = NULL;
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
+	return ret;
 }
 
 /*
@@ -119,28 +124,28 @@ static size_t msg_size_at(const struct session *s, size_t off)
 }
 
 /*
- * fds came with the bytes [from, s->rx_end). The kernel ends a read right after the piece of stream that
- * carried fds, and a client sends them with the first byte of their message: they belong to the last
- * message that starts in those bytes. A read in which no message starts brought fds in the middle of one.
+ * fds came with the bytes [from, s->rx_end). The kernel hands fds over with the first byte of the sendmsg
+ * that carried them, but glues earlier data of other sendmsgs in front of it in one read: a read that
+ * held two message starts could not tell which of them the fds came with. read_room() keeps every read
+ * to at most one message start, so the owner is the message that starts in those bytes. A read in
+ * which none starts brought fds in the middle of a message.
  */
 static int claim_fds(struct session *s, size_t from)
 {
-	size_t off = s->rx_start, owner = SIZE_MAX;
+	size_t off = s->rx_start;
 
-	while (off < s->rx_end) {
+	while (off < from) {
 		size_t size = msg_size_at(s, off);
 
-		if (off >= from)
-			owner = off;
 		if (size < sizeof(struct vfio_user_header))
 			break; /* header incomplete, or invalid (refused when it is dispatched) */
 		off += size;
 	}
-	if (owner == SIZE_MAX) {
+	if (off < from || off >= s->rx_end) {
 		log_warn("client sent file descriptors in the middle of a message; disconnecting it");
 		return -EPROTO;
 	}
-	s->rx_fds_msg = owner;
+	s->rx_fds_msg = off;
 	return 0;
 }
 
@@ -182,20 +187,24 @@ static int dispatch_buffered(struct session *s)
 }
 
 /*
- * How much the next read may take at s->rx_end. While fds wait for a message still incomplete, only the
- * rest of that message (so that a later message's fds cannot arrive before these are handed over);
- * otherwise the rest of the current message plus SESSION_READAHEAD bytes of the ones after it.
+ * How much the next read may take at s->rx_end: never more than one message start per read (see
+ * claim_fds). Without a whole header, only the header; with it, the rest of the message and the next
+ * message's header, so that a client sending message after message is read with one recvmsg each. While
+ * fds wait for a message still incomplete, only the rest of that message: the next one's fds must not
+ * arrive before these are handed over.
  */
 static size_t read_room(struct session *s)
 {
+	const size_t hdr = sizeof(struct vfio_user_header);
 	size_t have = s->rx_end - s->rx_start, size = msg_size_at(s, s->rx_start), want;
 
-	if (size < sizeof(s->rx_hdr))
-		want = sizeof(s->rx_hdr) - have; /* the header first */
-	else
+	if (size < hdr) {
+		want = hdr - have;
+	} else {
 		want = size > have ? size - have : 0;
-	if (s->rx_fds_msg == SIZE_MAX)
-		want += SESSION_READAHEAD;
+		if (s->rx_fds_msg == SIZE_MAX)
+			want += hdr;
+	}
 	if (want > SESSION_RX_SIZE - s->rx_end)
 		want = SESSION_RX_SIZE - s->rx_end;
 	return want;
@@ -225,17 +234,18 @@ static uint64_t now_us(void)
 }
 
 /*
- * Reads what the socket has, with as few recvmsg calls as it takes: one for a message (and whatever
- * follows it, up to SESSION_READAHEAD) in the usual case. A read shorter than asked means the socket was
+ * Reads what the socket has, one recvmsg per message while messages keep coming (the rest of one and the
+ * next one's header), and dispatches each whole message. A read shorter than asked means the socket was
  * empty: back to epoll, which (level-triggered) reports anything that came since, unless the server
- * busy-polls (ctx->poll_us).
+ * busy-polls (ctx->poll_us). After SESSION_MAX_READS reads it returns anyway, so that a client that never
+ * stops sending cannot keep the event loop from a signal.
  */
 int session_on_readable(struct session *s)
 {
 	uint64_t poll_until = 0;
 	bool drained = false;
 
-	for (;;) {
+	for (unsigned int reads = 0;; reads++) {
 		size_t room, from;
 		bool got_fds;
 		ssize_t n;
@@ -244,7 +254,7 @@ int session_on_readable(struct session *s)
 		ret = dispatch_buffered(s);
 		if (ret < 0)
 			return ret;
-		if (drained && !s->ctx->poll_us)
+		if ((drained && !s->ctx->poll_us) || reads == SESSION_MAX_READS)
 			return 0;
 		compact(s);
 		room = read_room(s);
@@ -271,7 +281,7 @@ int session_on_readable(struct session *s)
 		poll_until = 0;
 		s->rx_end += (size_t)n;
 		if (got_fds) {
-			if (s->rx_fds_msg != SIZE_MAX && s->rx_fds_msg < from) {
+			if (s->rx_fds_msg != SIZE_MAX) {
 				/* cannot happen: reads stop at the end of a message whose fds are waiting */
 				return -EPROTO;
 			}
@@ -283,21 +293,30 @@ int session_on_readable(struct session *s)
 	}
 }
 
-static int wait_writable(struct session *s)
+/* Waits until the socket takes more, the deadline passes (-ETIMEDOUT) or the proxy must stop (-EINTR). */
+static int wait_writable(struct session *s, uint64_t deadline_us)
 {
-	struct pollfd p = { .fd = s->fd, .events = POLLOUT };
+	struct pollfd p[2] = {
+		{ .fd = s->fd, .events = POLLOUT },
+		{ .fd = s->ctx->stop_fd, .events = POLLIN },
+	};
 	int n;
 
 	do {
-		n = poll(&p, 1, s->ctx->send_timeout_ms);
+		uint64_t now = now_us();
+		int ms = now >= deadline_us ? 0 : (int)((deadline_us - now + 999) / 1000);
+
+		n = poll(p, 2, ms);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
+	if (p[1].revents & POLLIN)
+		return -EINTR;
 	if (n == 0) {
-		log_warn("client has not read its replies for %d ms; disconnecting it", s->ctx->send_timeout_ms);
+		log_warn("client has not read our message within %d ms; disconnecting it", s->ctx->send_timeout_ms);
 		return -ETIMEDOUT;
 	}
-	if (p.revents & (POLLERR | POLLHUP))
+	if (p[0].revents & (POLLERR | POLLHUP))
 		return -EPIPE;
 	return 0;
 }
@@ -323,6 +342,7 @@ int session_sendv(struct session *s, const struct vfio_user_header *hdr, const s
 	struct iovec iov[SESSION_MAX_SEND_PARTS + 1];
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 1 };
 	size_t left = sizeof(*hdr);
+	uint64_t deadline = 0;
 	int ret;
 
 	if (s->fd < 0)
@@ -355,7 +375,10 @@ int session_sendv(struct session *s, const struct vfio_user_header *hdr, const s
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				ret = wait_writable(s);
+				/* one deadline for the whole message, however little each wait lets through */
+				if (!deadline)
+					deadline = now_us() + (uint64_t)s->ctx->send_timeout_ms * 1000u;
+				ret = wait_writable(s, deadline);
 				if (ret)
 					return ret;
 				continue;

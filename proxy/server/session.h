@@ -18,8 +18,9 @@
 #define SESSION_MAX_DMA_OPS 16u   /* device DMA transfers outstanding at once */
 #define SESSION_MAX_DMA_MSGS 64u  /* DMA_READ/DMA_WRITE messages outstanding at once */
 #define SESSION_BUF_SIZE (VFIO_USER_MAX_MSG_SIZE + 64u)
-#define SESSION_READAHEAD (64u * 1024) /* bytes one recvmsg may take past the message it completes */
+#define SESSION_READAHEAD 16u /* one recvmsg takes the next message's header with the rest of this one */
 #define SESSION_RX_SIZE (SESSION_BUF_SIZE + SESSION_READAHEAD)
+#define SESSION_MAX_READS 64u /* reads per wake-up: then back to the event loop, which may have a signal */
 
 /* What the device looks like; read from the backend once, before the first client. */
 struct device_layout {
@@ -30,15 +31,27 @@ struct device_layout {
 	uint32_t irq_flags[SESSION_MAX_IRQS];
 };
 
+#define SERVER_MAX_WATCHES 8u /* fds a backend may have the event loop watch (INTx unmask eventfds) */
+
+struct fd_watch {
+	int fd; /* -1: free */
+	backend_fd_fn fn;
+	void *arg;
+};
+
 /* Shared by every session of one server. */
 struct server_ctx {
 	struct device_backend *backend;
 	struct device_layout layout;
 	struct server_caps caps;
-	int send_timeout_ms;
+	uint64_t max_dma_bytes; /* the most client memory mapped for DMA at once (fd-backed windows) */
+	int send_timeout_ms; /* the most one message of ours may take to leave, however the client reads it */
+	int stop_fd;         /* readable when the proxy must stop (the signalfd): a send waiting for room gives up; -1: none */
 	int poll_us;     /* busy-poll the client's socket this long before sleeping; 0: never */
 	uint8_t *rx_buf; /* SESSION_RX_SIZE, allocated once: messages are dispatched in place */
 	uint8_t *tx_buf; /* SESSION_BUF_SIZE */
+	int epfd;        /* the event loop, or -1 (no fd can be watched) */
+	struct fd_watch watches[SERVER_MAX_WATCHES];
 };
 
 enum dma_msg_state { DMA_MSG_FREE, DMA_MSG_ACTIVE, DMA_MSG_CANCELLED };
@@ -83,8 +96,11 @@ struct session {
 	struct dma_msg msgs[SESSION_MAX_DMA_MSGS];
 
 	uint64_t messages;
+	uint64_t mapped_bytes; /* of the fd-backed windows: counted against ctx->max_dma_bytes */
 	bool warned_windows; /* limits are logged once per client */
 	bool warned_dma_busy;
+	bool warned_dma_bytes;
+	bool warned_window_fd;
 };
 
 /* A validated request as handlers see it. Handlers may take an fd by setting its slot to -1. */
@@ -112,8 +128,12 @@ void server_ctx_fini(struct server_ctx *ctx);
 int session_start(struct session *s, struct server_ctx *ctx, int fd);
 /* Reads and handles whatever the socket has. 0 to keep going, negative errno when the session must end. */
 int session_on_readable(struct session *s);
-/* Ends the session: outstanding DMA fails, windows unmapped, fds closed, backend told the client is gone. */
-void session_end(struct session *s);
+/*
+ * Ends the session: outstanding DMA fails, the device is quiesced, windows unmapped, fds closed, the
+ * backend told the client is gone. Negative errno when the backend says the device may not be served to
+ * another client (the departed one may still hold it).
+ */
+int session_end(struct session *s);
 
 /* Sends one message (header + payload pieces) with one sendmsg; waits for room up to the timeout. */
 #define SESSION_MAX_SEND_PARTS 3u
@@ -144,10 +164,13 @@ int handle_dma_unmap(struct session *s, struct request *rq, struct reply *rp);
 
 /* dma.c: the client's windows and the server-to-client DMA messages. */
 int dma_session_init(struct session *s);
+/* Outstanding device DMA fails (-ECONNRESET); replies still on their way match nothing any more. */
+void dma_fail_pending(struct session *s);
+/* Every window unmapped; the table freed. */
 void dma_session_fini(struct session *s);
 /* A reply from the client to one of our DMA_READ/DMA_WRITE requests. -EPROTO if it matches none. */
 int dma_handle_reply(struct session *s, const struct vfio_user_header *hdr, const uint8_t *payload, size_t len);
-/* Forget outstanding DMA without completing it (device reset: the device forgot it too). */
+/* Outstanding DMA completes with -ECANCELED (device reset); replies still on their way are dropped when they come. */
 void dma_cancel_all(struct session *s);
 /* The backend_host_ops.dma implementation; host is the session. */
 int dma_host_access(void *host, uint64_t iova, void *buf, size_t len, bool to_client, backend_dma_done_fn done,

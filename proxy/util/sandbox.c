@@ -13,9 +13,9 @@
 
 #include "util/log.h"
 
-int sandbox_drop_to_user(const char *user)
+int sandbox_drop_to_user(const char *user, uint64_t memlock)
 {
-	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+	struct rlimit lim = { memlock, memlock };
 	struct passwd *pw;
 	char *end;
 	long uid;
@@ -31,8 +31,11 @@ int sandbox_drop_to_user(const char *user)
 		log_error("--user needs the proxy to start as root (it opens the device, then drops to %s)", user);
 		return -EPERM;
 	}
-	/* Pinning guest memory for DMA counts against RLIMIT_MEMLOCK: raise it while we still may. */
-	if (setrlimit(RLIMIT_MEMLOCK, &unlimited))
+	/* Pinning guest memory for DMA counts against RLIMIT_MEMLOCK: raise it to what --dma-limit allows
+	 * while we still may, and no further (a finite bound the kernel enforces too). */
+	if (memlock == 0 || memlock >= RLIM_INFINITY)
+		lim.rlim_cur = lim.rlim_max = RLIM_INFINITY - 1;
+	if (setrlimit(RLIMIT_MEMLOCK, &lim))
 		log_warn("cannot raise the locked-memory limit: %s; DMA mapping may fail after the drop", strerror(errno));
 	if (initgroups(pw->pw_name, pw->pw_gid) || setgid(pw->pw_gid) || setuid(pw->pw_uid)) {
 		int ret = -errno;
@@ -73,14 +76,14 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 static const int allowed[] = {
 	SCMP_SYS(accept4), SCMP_SYS(brk), SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(close),
 	SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_wait), SCMP_SYS(exit), SCMP_SYS(exit_group),
-	SCMP_SYS(fcntl), SCMP_SYS(fstat), SCMP_SYS(ftruncate), SCMP_SYS(futex), SCMP_SYS(getpid),
+	SCMP_SYS(fcntl), SCMP_SYS(fstat), SCMP_SYS(fstatfs), SCMP_SYS(ftruncate), SCMP_SYS(futex), SCMP_SYS(getpid),
 	SCMP_SYS(getsockopt), SCMP_SYS(gettid), SCMP_SYS(ioctl), SCMP_SYS(lseek), SCMP_SYS(madvise),
 	SCMP_SYS(memfd_create), SCMP_SYS(mmap), SCMP_SYS(mprotect), SCMP_SYS(mremap), SCMP_SYS(munmap),
 	SCMP_SYS(newfstatat), SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(pread64), SCMP_SYS(pwrite64),
 	SCMP_SYS(read), SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(recvmsg), SCMP_SYS(restart_syscall),
 	SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(sched_yield), SCMP_SYS(sendmsg),
-	SCMP_SYS(sendto), SCMP_SYS(statx), SCMP_SYS(tgkill), SCMP_SYS(unlink), SCMP_SYS(write),
-	SCMP_SYS(writev),
+	SCMP_SYS(sendto), SCMP_SYS(setitimer), SCMP_SYS(statx), SCMP_SYS(tgkill), SCMP_SYS(unlink),
+	SCMP_SYS(write), SCMP_SYS(writev),
 };
 
 int sandbox_enter_seccomp(void)
@@ -101,6 +104,9 @@ int sandbox_enter_seccomp(void)
 	}
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]) && !ret; i++)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+	/* A SIGBUS outside a guarded copy dies of the default action, which guarded_copy sets back first. */
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(rt_sigaction), 1, SCMP_A0(SCMP_CMP_EQ, SIGBUS));
 	if (!ret)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);
@@ -108,6 +114,6 @@ int sandbox_enter_seccomp(void)
 		log_error("cannot install the seccomp filter: %s", strerror(-ret));
 		return ret;
 	}
-	log_info("seccomp: %zu system calls allowed", sizeof(allowed) / sizeof(allowed[0]));
+	log_info("seccomp: %zu system calls allowed", sizeof(allowed) / sizeof(allowed[0]) + 1);
 	return 0;
 }

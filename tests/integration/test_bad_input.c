@@ -2004,12 +2004,12 @@ static void test_disconnect_holding_resources(void **state)
 /* The same with INTx enabled and its mask eventfd. */
 static void test_disconnect_holding_intx(void **state)
 {
-	int trig = new_eventfd(), mask = new_eventfd();
+	int trig = new_eventfd(), unmask = new_eventfd();
 	int mfd = new_memfd(0x200000);
 
 	fresh();
 	assert_int_equal(vuc_set_irqs(F.c, INTX, EVT_TRIGGER, 0, 1, &trig, NULL), 0);
-	assert_int_equal(vuc_set_irqs(F.c, INTX, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_MASK, 0, 1, &mask,
+	assert_int_equal(vuc_set_irqs(F.c, INTX, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, 0, 1, &unmask,
 				      NULL),
 			 0);
 	assert_int_equal(vuc_dma_map_fd(F.c, 0x40000000, 0x100000, mfd, 0x100000, VFIO_USER_F_DMA_REGION_READ), 0);

@@ -84,6 +84,8 @@ static struct fake {
 	/* iommufd and the device cdev (fake_tree_iommufd) */
 	int cdev_memfd;        /* what dev/vfio/devices/vfio0 opens (through /proc/self/fd), or -1 */
 	bool cdev_bound;       /* VFIO_DEVICE_BIND_IOMMUFD done */
+	unsigned int binds;    /* BIND_IOMMUFD calls that succeeded */
+	unsigned int unsets;   /* VFIO_GROUP_UNSET_CONTAINER calls that succeeded */
 	uint32_t attached_pt;  /* VFIO_DEVICE_ATTACH_IOMMUFD_PT's pt_id, 0 none */
 	unsigned int ioas_allocs, hot_reset_empty;
 } fk;
@@ -307,6 +309,21 @@ static int iommufd_ioctl(unsigned long req, void *arg)
 	}
 }
 
+/* Device fds open in this process (the proxy's and what its "client" received): the kernel's count. */
+static int open_device_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d))
+			n += fd_kind(atoi(e->d_name)) == FD_DEVICE;
+	closedir(d);
+	return n;
+}
+
 static int group_ioctl(unsigned long req, void *arg)
 {
 	switch (req) {
@@ -325,6 +342,15 @@ static int group_ioctl(unsigned long req, void *arg)
 		if (fk.container_set)
 			return -EBUSY;
 		fk.container_set = true;
+		return 0;
+	case VFIO_GROUP_UNSET_CONTAINER:
+		if (!fk.container_set)
+			return -EINVAL;
+		if (open_device_fds() > 0)
+			return -EBUSY; /* a device fd of the group is open somewhere (here: in this process) */
+		fk.container_set = false;
+		fk.iommu_set = false;
+		fk.unsets++;
 		return 0;
 	case VFIO_GROUP_GET_DEVICE_FD:
 		if (!fk.iommu_set)
@@ -553,13 +579,19 @@ static int cdev_ioctl(int fd, unsigned long req, void *arg)
 	case VUP_VFIO_DEVICE_BIND_IOMMUFD: {
 		struct vup_vfio_device_bind_iommufd *b = arg;
 
-		if (b->argsz < sizeof(*b) || b->flags || fk.cdev_bound)
+		/* The bound file carries an OFD lock: it goes when the last fd of that file closes, wherever. */
+		struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+
+		if (b->argsz < sizeof(*b) || b->flags)
 			return -EINVAL;
 		if (fd_kind(b->iommufd) != FD_IOMMUFD)
 			return -EBADF;
 		if (fk.container_set)
 			return -EBUSY; /* the group is in use by a container */
+		if (fcntl(fd, F_OFD_SETLK, &lk))
+			return -EINVAL; /* another file of the device is still open and bound: the kernel's answer */
 		fk.cdev_bound = true;
+		fk.binds++;
 		b->out_devid = DEVID;
 		return 0;
 	}
@@ -1073,6 +1105,7 @@ static void test_irqs_msix_chunks(void **state)
 	assert_int_equal(b->ops->set_irqs(b, trig, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, NULL, mine + 5), -EINVAL);
 	assert_false(fd_open(mine[5]));
 	/* the client goes: everything off and released */
+	b->ops->quiesce(b);
 	b->ops->client_gone(b);
 	assert_int_equal(fk.irq_type, -1);
 	assert_false(fd_open(mine[0]));
@@ -1129,6 +1162,7 @@ static void test_reset_none(void **state)
 	assert_int_equal(info.flags, VFIO_DEVICE_FLAGS_PCI);
 	assert_int_equal(b->ops->reset(b), -ENOTTY);
 	/* client_gone still leaves it quiet */
+	b->ops->quiesce(b);
 	b->ops->client_gone(b);
 	assert_int_equal(fk.resets + fk.hot_resets, 0);
 }
@@ -1184,6 +1218,7 @@ static void test_client_gone_quiet(void **state)
 	assert_int_equal(b->ops->set_irqs(b, trig, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, NULL, mine), 0);
 	assert_int_equal(fk.irq_type, VFIO_PCI_MSI_IRQ_INDEX);
 	fk.ncalls = 0;
+	b->ops->quiesce(b);
 	b->ops->client_gone(b);
 	assert_int_equal(fk.irq_type, -1);
 	assert_false(fd_open(mine[0]));
@@ -1502,7 +1537,8 @@ static void test_iommufd_dma(void **state)
 	for (int i = 0; i < 20; i++) {
 		assert_int_equal(b->ops->dma_map(b, &w), 0);
 		b->ops->dma_unmap(b, &w);
-		b->ops->client_gone(b);
+		b->ops->quiesce(b);
+	b->ops->client_gone(b);
 	}
 	assert_int_equal(fk.nmaps, 0);
 	assert_int_equal(b->ops->dma_map(b, &w), 0);
@@ -1529,6 +1565,7 @@ static void test_iommufd_hot_reset(void **state)
 	assert_int_equal(info.flags, VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET);
 	assert_int_equal(b->ops->reset(b), 0);
 	assert_int_equal(fk.hot_reset_empty, 1); /* the zero-length group array */
+	b->ops->quiesce(b);
 	b->ops->client_gone(b);
 	assert_int_equal(fk.hot_reset_empty, 2);
 	assert_int_equal(fk.resets, 0);
@@ -1601,6 +1638,124 @@ static void test_iommufd_through_server(void **state)
 	close(mem);
 }
 
+
+/* A client was given the device fd (region info while it was connected): the fd it may keep. */
+static int lend_device_fd(struct device_backend *b)
+{
+	static int client;
+	struct vfio_user_region_info info = { .index = VFIO_PCI_BAR0_REGION_INDEX };
+	uint8_t caps[256];
+	size_t len;
+	int fd;
+
+	b->host = &client;
+	assert_int_equal(b->ops->region_info(b, &info, caps, sizeof(caps), &len, &fd), 0);
+	assert_true(fd >= 0);
+	return fd; /* the backend's own (borrowed): the server would send it */
+}
+
+static void leave(struct device_backend *b, int want)
+{
+	b->ops->quiesce(b);
+	assert_int_equal(b->ops->client_gone(b), want);
+	b->host = NULL;
+}
+
+/* Legacy: a departed client that kept the device fd leaves the proxy unable to serve: it must stop. */
+static void test_departed_client_keeps_device_legacy(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b = create_ok(f, false);
+	int kept = dup(lend_device_fd(b)); /* what SCM_RIGHTS gives the client */
+
+	leave(b, -EBUSY);
+	assert_int_equal(fk.unsets, 0);
+	assert_true(fk.container_set); /* the kernel kept the group in the container for the holder */
+	close(kept);
+}
+
+/* Legacy: once the client's copy is gone, the device is opened afresh in an emptied container. */
+static void test_departed_client_revoked_legacy(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b = create_ok(f, false);
+	int lent = lend_device_fd(b);
+	uint16_t id = 0;
+
+	assert_true(fd_open(lent));
+	leave(b, 0);
+	assert_int_equal(fk.unsets, 1);
+	assert_true(fk.container_set && fk.iommu_set);
+	assert_int_equal(b->ops->region_read(b, VFIO_PCI_CONFIG_REGION_INDEX, PCI_VENDOR_ID, &id, 2), 0);
+	assert_int_equal(id, 0x1234);
+	/* a second client without the fd: nothing to revoke */
+	leave(b, 0);
+	assert_int_equal(fk.unsets, 1);
+}
+
+/* iommufd: a kept cdev file stays bound; a fresh file cannot bind: the proxy must stop. */
+static void test_departed_client_keeps_device_iommufd(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b = create_iommufd(f, VFIO_IOMMU_KIND_IOMMUFD);
+	int kept = dup(lend_device_fd(b));
+
+	assert_int_equal(fk.binds, 1);
+	leave(b, -EBUSY);
+	assert_int_equal(fk.binds, 1);
+	close(kept);
+}
+
+static void test_departed_client_revoked_iommufd(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b = create_iommufd(f, VFIO_IOMMU_KIND_IOMMUFD);
+	uint16_t id = 0;
+
+	lend_device_fd(b);
+	leave(b, 0);
+	assert_int_equal(fk.binds, 2);
+	assert_int_equal(b->ops->region_read(b, VFIO_PCI_CONFIG_REGION_INDEX, PCI_VENDOR_ID, &id, 2), 0);
+	assert_int_equal(id, 0x1234);
+}
+
+/* A device without any reset serves one client, unless --allow-no-reset. */
+static void test_no_reset_one_client(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b;
+
+	fk.dev_flags = VFIO_DEVICE_FLAGS_PCI;
+	b = create_ok(f, false);
+	leave(b, -ENOTTY);
+}
+
+static void test_no_reset_allowed(void **state)
+{
+	struct fixture *f = *state;
+	struct vfio_backend_options o;
+	char sysfs[PATH_MAX + 8], dev[PATH_MAX + 8];
+
+	fk.dev_flags = VFIO_DEVICE_FLAGS_PCI;
+	fake_tree("vfio-pci");
+	snprintf(sysfs, sizeof(sysfs), "%s/sys", fk.root);
+	snprintf(dev, sizeof(dev), "%s/dev", fk.root);
+	o = (struct vfio_backend_options){ .device = BDF, .iommu = VFIO_IOMMU_KIND_LEGACY, .allow_no_reset = true,
+					   .sysfs_root = sysfs, .dev_root = dev };
+	assert_int_equal(vfio_backend_create(&o, &f->b), 0);
+	leave(f->b, 0);
+	leave(f->b, 0);
+}
+
+/* The IOMMU's page sizes reach the VERSION reply. */
+static void test_pgsizes_from_iommu(void **state)
+{
+	struct fixture *f = *state;
+	struct device_backend *b = create_ok(f, false);
+
+	assert_int_equal(b->pgsizes, 0x40201000); /* VFIO_IOMMU_GET_INFO's iova_pgsizes, as the fake gives them */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1616,6 +1771,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset_hot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_hot_foreign, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_gone_quiet, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_departed_client_keeps_device_legacy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_departed_client_revoked_legacy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_departed_client_keeps_device_iommufd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_departed_client_revoked_iommufd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_reset_one_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_reset_allowed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pgsizes_from_iommu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dma_windows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_driver, setup, teardown),
