@@ -341,6 +341,201 @@ static void test_many_messages_one_read(void **state)
 	}
 }
 
+
+static struct vfio_user_dma_map dma_map_req(uint64_t addr, uint64_t size)
+{
+	return (struct vfio_user_dma_map){
+		.argsz = sizeof(struct vfio_user_dma_map),
+		.flags = VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE,
+		.addr = addr,
+		.size = size,
+	};
+}
+
+static int page_memfd(size_t size)
+{
+	int mfd = memfd_create("t", MFD_CLOEXEC);
+
+	assert_true(mfd >= 0);
+	assert_int_equal(ftruncate(mfd, (off_t)size), 0);
+	return mfd;
+}
+
+/* A DMA_MAP and a REGION_READ in one sendmsg, the fd on its first byte: the fd is the map's. */
+static void test_fd_belongs_to_first_message_of_its_send(void **state)
+{
+	struct fixture *f = *state;
+	struct vfio_user_dma_map map = dma_map_req(0x100000, 0x1000);
+	struct vfio_user_region_access rd = { .offset = EDU_REG_ID, .region = 0, .count = 4 };
+	uint8_t buf[128], rep[64];
+	struct vfio_user_header h;
+	int mfd = page_memfd(0x1000);
+	size_t n;
+
+	negotiate(f);
+	n = build(f, buf, VFIO_USER_DMA_MAP, 0, &map, sizeof(map));
+	n += build(f, buf + n, VFIO_USER_REGION_READ, 0, &rd, sizeof(rd));
+	send_bytes(f, buf, n, mfd);
+	close(mfd);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	recv_reply(f, &h, rep, sizeof(rep));
+	assert_int_equal(h.cmd, VFIO_USER_DMA_MAP);
+	assert_int_equal(h.flags, VFIO_USER_F_TYPE_REPLY);
+	assert_non_null(dma_table_find(&f->s.windows, 0x100000)->vaddr); /* backed by the fd */
+	recv_reply(f, &h, rep, sizeof(rep));
+	assert_int_equal(h.cmd, VFIO_USER_REGION_READ);
+	assert_int_equal(h.flags, VFIO_USER_F_TYPE_REPLY);
+}
+
+/* Two sends queued before the server reads: a map without fd, then a map with one. Each keeps its own. */
+static void test_fd_of_later_send_not_given_to_earlier(void **state)
+{
+	struct fixture *f = *state;
+	struct vfio_user_dma_map a = dma_map_req(0x100000, 0x1000), b = dma_map_req(0x200000, 0x1000);
+	uint8_t buf[128], rep[64];
+	struct vfio_user_header h;
+	int mfd = page_memfd(0x1000);
+	size_t n, m;
+
+	negotiate(f);
+	n = build(f, buf, VFIO_USER_DMA_MAP, 0, &a, sizeof(a));
+	send_bytes(f, buf, n, -1);
+	m = build(f, buf + n, VFIO_USER_DMA_MAP, 0, &b, sizeof(b));
+	send_bytes(f, buf + n, m, mfd);
+	close(mfd);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	recv_reply(f, &h, rep, sizeof(rep));
+	assert_int_equal(h.flags, VFIO_USER_F_TYPE_REPLY);
+	recv_reply(f, &h, rep, sizeof(rep));
+	assert_int_equal(h.flags, VFIO_USER_F_TYPE_REPLY);
+	assert_null(dma_table_find(&f->s.windows, 0x100000)->vaddr);
+	assert_non_null(dma_table_find(&f->s.windows, 0x200000)->vaddr);
+}
+
+/* Two maps in one send with one fd: the first has it, the second is fd-less. */
+static void test_batch_of_two_maps_one_fd(void **state)
+{
+	struct fixture *f = *state;
+	struct vfio_user_dma_map a = dma_map_req(0x100000, 0x1000), b = dma_map_req(0x200000, 0x1000);
+	uint8_t buf[128], rep[64];
+	struct vfio_user_header h;
+	int mfd = page_memfd(0x1000);
+	size_t n;
+
+	negotiate(f);
+	n = build(f, buf, VFIO_USER_DMA_MAP, 0, &a, sizeof(a));
+	n += build(f, buf + n, VFIO_USER_DMA_MAP, 0, &b, sizeof(b));
+	send_bytes(f, buf, n, mfd);
+	close(mfd);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	recv_reply(f, &h, rep, sizeof(rep));
+	recv_reply(f, &h, rep, sizeof(rep));
+	assert_non_null(dma_table_find(&f->s.windows, 0x100000)->vaddr);
+	assert_null(dma_table_find(&f->s.windows, 0x200000)->vaddr);
+}
+
+static void negotiate_json(struct fixture *f, const char *json)
+{
+	uint8_t buf[512], rep[512];
+	struct vfio_user_version v = { .major = 0, .minor = 2 };
+	struct vfio_user_header h;
+	uint8_t payload[256];
+	size_t n;
+
+	memcpy(payload, &v, sizeof(v));
+	memcpy(payload + sizeof(v), json, strlen(json) + 1);
+	n = build(f, buf, VFIO_USER_VERSION, 0, payload, sizeof(v) + strlen(json) + 1);
+	send_bytes(f, buf, n, -1);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	recv_reply(f, &h, rep, sizeof(rep));
+	assert_int_equal(h.flags, VFIO_USER_F_TYPE_REPLY);
+}
+
+/* A fd-less window: the DMA_MAP without fd. */
+static void map_fdless(struct fixture *f, uint64_t iova, uint64_t size)
+{
+	struct vfio_user_dma_map m = dma_map_req(iova, size);
+	uint8_t buf[64], rep[64];
+	struct vfio_user_header h;
+	size_t n = build(f, buf, VFIO_USER_DMA_MAP, 0, &m, sizeof(m));
+
+	send_bytes(f, buf, n, -1);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	recv_reply(f, &h, rep, sizeof(rep));
+	assert_int_equal(h.flags, VFIO_USER_F_TYPE_REPLY);
+}
+
+struct done_count {
+	int calls;
+	int status;
+};
+
+static void count_done(void *arg, int status)
+{
+	struct done_count *d = arg;
+
+	d->calls++;
+	d->status = status;
+}
+
+/* The client offers 64 MiB transfers; our DMA_READs still ask for no more than we can receive. */
+static void test_dma_read_within_our_xfer_size(void **state)
+{
+	struct fixture *f = *state;
+	const size_t len = 2u << 20;
+	static uint8_t dst[2u << 20]; /* outstanding until teardown fails it */
+	static struct done_count d;
+	uint8_t *rep = malloc(SESSION_BUF_SIZE);
+	struct vfio_user_header h;
+
+	negotiate_json(f, "{\"capabilities\":{\"max_data_xfer_size\":67108864}}");
+	map_fdless(f, 0x1000000, 4u << 20);
+	assert_int_equal(dma_host_access(&f->s, 0x1000000, dst, len, false, count_done, &d), 1);
+	for (int i = 0; i < 2; i++) {
+		struct vfio_user_dma_access acc;
+
+		assert_int_equal(recv_reply(f, &h, rep, SESSION_BUF_SIZE), sizeof(acc));
+		memcpy(&acc, rep, sizeof(acc));
+		assert_int_equal(h.cmd, VFIO_USER_DMA_READ);
+		assert_true(acc.count <= VFIO_USER_SERVER_MAX_DATA_XFER);
+	}
+	free(rep);
+}
+
+/* DEVICE_RESET with DMA outstanding: the backend hears its transfer end (-ECANCELED), and the late reply is dropped. */
+static void test_reset_completes_pending_dma(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t dst[64], buf[128], rep[128];
+	struct done_count d = { 0 };
+	struct vfio_user_header h, req;
+	struct vfio_user_dma_access acc;
+	size_t n;
+
+	negotiate(f);
+	map_fdless(f, 0x100000, 0x1000);
+	assert_int_equal(dma_host_access(&f->s, 0x100000, dst, sizeof(dst), false, count_done, &d), 1);
+	assert_int_equal(recv_reply(f, &req, rep, sizeof(rep)), sizeof(acc));
+	n = build(f, buf, VFIO_USER_DEVICE_RESET, 0, NULL, 0);
+	send_bytes(f, buf, n, -1);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	recv_reply(f, &h, rep, sizeof(rep));
+	assert_int_equal(h.cmd, VFIO_USER_DEVICE_RESET);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.status, -ECANCELED);
+	/* the client answers the DMA_READ late: matched, dropped, nothing called again */
+	acc = (struct vfio_user_dma_access){ .addr = 0x100000, .count = sizeof(dst) };
+	h = (struct vfio_user_header){ .msg_id = req.msg_id, .cmd = VFIO_USER_DMA_READ,
+				       .msg_size = (uint32_t)(sizeof(h) + sizeof(acc) + sizeof(dst)),
+				       .flags = VFIO_USER_F_TYPE_REPLY };
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), &acc, sizeof(acc));
+	memset(buf + sizeof(h) + sizeof(acc), 0x11, sizeof(dst));
+	send_bytes(f, buf, h.msg_size, -1);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	assert_int_equal(d.calls, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +551,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fds_mid_payload_drop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fd_on_message_read_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_messages_one_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_belongs_to_first_message_of_its_send, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_of_later_send_not_given_to_earlier, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_of_two_maps_one_fd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dma_read_within_our_xfer_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_completes_pending_dma, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("session", tests, NULL, NULL);

@@ -79,6 +79,7 @@ static struct fake {
 	int ctx[MAX_VEC]; /* the kernel's references to the trigger eventfds */
 	struct fake_map maps[MAX_MAPS];
 	unsigned int nmaps, map_calls, unmap_calls;
+	unsigned int seq, reset_seq, unmap_seq; /* the order of the last reset and the last unmap */
 	unsigned int resets, hot_resets;
 
 	/* iommufd and the device cdev (fake_tree_iommufd) */
@@ -186,6 +187,7 @@ static int container_ioctl(unsigned long req, void *arg)
 		uint64_t size = u->size;
 
 		fk.unmap_calls++;
+		fk.unmap_seq = ++fk.seq;
 		u->size = 0;
 		for (unsigned int i = 0; i < fk.nmaps; i++) {
 			if (fk.maps[i].iova == u->iova && fk.maps[i].size == size) {
@@ -293,6 +295,7 @@ static int iommufd_ioctl(unsigned long req, void *arg)
 		struct vup_iommu_ioas_unmap *u = arg;
 
 		fk.unmap_calls++;
+		fk.unmap_seq = ++fk.seq;
 		if (u->size < sizeof(*u) || u->ioas_id != IOAS_ID)
 			return -EINVAL;
 		for (unsigned int i = 0; i < fk.nmaps; i++) {
@@ -520,6 +523,7 @@ static int device_ioctl(int fd, unsigned long req, void *arg)
 		if (!(fk.dev_flags & VFIO_DEVICE_FLAGS_RESET))
 			return -EINVAL;
 		fk.resets++;
+		fk.reset_seq = ++fk.seq;
 		return 0;
 	case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: {
 		struct vfio_pci_hot_reset_info *i = arg;
@@ -1365,6 +1369,7 @@ static void test_through_server(void **state)
 
 	assert_int_equal(vuc_connect(sv.sock, &c), 0);
 	assert_int_equal(vuc_negotiate(c, &caps), 0);
+	assert_int_equal(caps.pgsizes, 0x40201000); /* what the IOMMU maps, not a constant */
 	assert_int_equal(vuc_device_info(c, &info), 0);
 	assert_int_equal(info.flags, VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET);
 	assert_int_equal(info.num_regions, REGION9 + 1);
@@ -1413,6 +1418,8 @@ static void test_through_server(void **state)
 	assert_int_equal(fk.nmaps, 0);
 	assert_int_equal(fk.irq_type, -1);
 	assert_int_equal(fk.resets, 2);
+	/* the device was stopped before its window went: no DMA in flight can fault on it */
+	assert_true(fk.reset_seq < fk.unmap_seq);
 	close(mem);
 	for (int i = 0; i < 20; i++)
 		close(e[i]);
