@@ -49,6 +49,7 @@ add_binary() {
 }
 add_binary "$proxy" usr/bin/vfio-user-proxy
 add_binary "$checks" usr/bin/vm-checks
+add_binary "$(dirname "$checks")/vm-trust" usr/bin/vm-trust
 
 # Modules in load order: for each leaf, its modules.dep dependencies from last to first, then the leaf.
 moddir=$entry/moddir

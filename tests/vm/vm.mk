@@ -8,6 +8,7 @@
 # Everything it builds and logs goes to $(VM_BUILD); it needs root (apt for QEMU and the kernels).
 VM_BUILD := build/vm/$(BUILD_TYPE)
 VM_CHECKS := $(VM_BUILD)/vm-checks
+VM_TRUST := $(VM_BUILD)/vm-trust
 VM_KERNELS ?= bookworm sid iommufd
 # A static vm-checks needs nothing in the guest; sanitizer builds cannot link statically.
 VM_CHECKS_LDFLAGS := $(if $(filter asan,$(BUILD_TYPE)),,-static)
@@ -15,7 +16,7 @@ VM_CHECKS_LDFLAGS := $(if $(filter asan,$(BUILD_TYPE)),,-static)
 .PHONY: vm-test vm-checks
 CHECK_TARGETS += vm-test
 
-vm-checks: $(VM_CHECKS)
+vm-checks: $(VM_CHECKS) $(VM_TRUST)
 
 $(VM_BUILD)/vm_checks.o: tests/vm/vm_checks.c
 	@mkdir -p $(dir $@)
@@ -24,7 +25,14 @@ $(VM_BUILD)/vm_checks.o: tests/vm/vm_checks.c
 $(VM_CHECKS): $(VM_BUILD)/vm_checks.o $(LIBCLIENT)
 	$(CC) $(ALL_LDFLAGS) $(VM_CHECKS_LDFLAGS) -o $@ $< $(LIBCLIENT) $(DEPS_LIBS)
 
-vm-test: $(PROXY) $(VM_CHECKS)
+$(VM_BUILD)/vm_trust.o: tests/vm/vm_trust.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(VM_TRUST): $(VM_BUILD)/vm_trust.o $(LIBCLIENT)
+	$(CC) $(ALL_LDFLAGS) $(VM_CHECKS_LDFLAGS) -o $@ $< $(LIBCLIENT) $(DEPS_LIBS)
+
+vm-test: $(PROXY) $(VM_CHECKS) $(VM_TRUST)
 	tests/vm/run.sh --proxy $(PROXY) --checks $(VM_CHECKS) --out $(VM_BUILD) $(VM_KERNELS)
 
--include $(VM_BUILD)/vm_checks.d
+-include $(VM_BUILD)/vm_checks.d $(VM_BUILD)/vm_trust.d
