@@ -1,4 +1,4 @@
-/* test_lifecycle.c: the proxy process and its clients over time: sequential clients without leaks, one client at a time, reset between clients, signals, socket set-up failures, --fd, and the command line's exit codes. */
+/* test_lifecycle.c: the proxy process and its clients over time: sequential clients without leaks, one client at a time, reset between clients, signals (also amid a slow reader's replies), the reply deadline, socket set-up failures, --fd, and the command line's exit codes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +56,50 @@ static long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits up to timeout_ms for the proxy to exit: its wait status (pid cleared), or -ETIMEDOUT. */
+static int wait_exit(struct proxy_proc *p, int timeout_ms)
+{
+	long deadline = now_ms() + timeout_ms;
+
+	if (p->pid <= 0)
+		return -ECHILD;
+	for (;;) {
+		int status;
+		pid_t r = waitpid(p->pid, &status, WNOHANG);
+
+		if (r == p->pid) {
+			p->pid = 0;
+			return status;
+		}
+		if (r < 0)
+			return -errno;
+		if (now_ms() >= deadline)
+			return -ETIMEDOUT;
+		usleep(2000);
+	}
+}
+
+/* proxy_stop that cannot hang: SIGTERM, the exit code within timeout_ms (else -ETIMEDOUT, and the
+ * teardown kills it), -EEXIST if the socket was left behind. */
+static int stop_within(struct proxy_proc *p, int timeout_ms)
+{
+	int status, ret;
+
+	assert_true(p->pid > 0);
+	assert_int_equal(kill(p->pid, SIGTERM), 0);
+	status = wait_exit(p, timeout_ms);
+	if (status < 0) {
+		proxy_dump_log(p);
+		return status;
+	}
+	ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (ret == 0 && access(p->socket_path, F_OK) == 0)
+		ret = -EEXIST;
+	if (ret)
+		proxy_dump_log(p);
+	return ret;
 }
 
 static const char *proxy_bin(void)
@@ -558,6 +602,129 @@ static void test_sigint(void **state)
 	assert_int_equal(vuc_wait_closed(L.c1, WAIT_MS), 0);
 }
 
+/* ==== a client that reads its replies slowly ==== */
+
+#define BIG_READS 16
+#define SLOW_CHUNK (32 * 1024)
+
+/* Pipelines BIG_READS REGION_READs of the whole RAM BAR in one send: 16 MiB of replies to come. */
+static void request_big_reads(struct vuc *c)
+{
+	struct {
+		struct vfio_user_header h;
+		struct vfio_user_region_access a;
+	} __attribute__((packed)) req[BIG_READS];
+
+	for (int i = 0; i < BIG_READS; i++) {
+		req[i].h = (struct vfio_user_header){ .msg_id = (uint16_t)(0x100 + i), .cmd = VFIO_USER_REGION_READ,
+						      .msg_size = sizeof(req[i]) };
+		req[i].a = (struct vfio_user_region_access){ .offset = 0, .region = BAR4, .count = EDU_BAR_RAM_SIZE };
+	}
+	assert_int_equal(vuc_send_raw(c, req, sizeof(req), NULL, 0), 0);
+}
+
+/* Takes up to SLOW_CHUNK bytes of what the proxy sent, without waiting: the count, 0 at EOF, or -errno. */
+static ssize_t read_some(int fd)
+{
+	static uint8_t buf[SLOW_CHUNK];
+	ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	return n < 0 ? -errno : n;
+}
+
+static bool log_contains(const struct proxy_proc *p, const char *needle)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen(p->log_path, "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+/*
+ * SIGTERM while the proxy sends replies to a client that takes 32 KiB every 500 ms (each wait for room
+ * ends with some progress): the proxy must not finish its sends first, it exits 0 within 3 s.
+ */
+static void test_sigterm_with_slow_reader(void **state)
+{
+	long term_at = 0;
+	int status = -ETIMEDOUT, fd;
+
+	start_serving(&L.a);
+	L.c1 = proxy_client(&L.a);
+	assert_non_null(L.c1);
+	fd = vuc_socket_fd(L.c1);
+	request_big_reads(L.c1);
+	for (int tick = 0; status < 0; tick++) {
+		assert_true(read_some(fd) != 0);
+		if (tick == 2) {
+			assert_int_equal(kill(L.a.pid, SIGTERM), 0);
+			term_at = now_ms();
+		}
+		if (term_at && now_ms() - term_at > 3000)
+			fail_msg("the proxy did not stop within 3 s of SIGTERM while a client read slowly");
+		status = wait_exit(&L.a, 500);
+		assert_true(status >= 0 || status == -ETIMEDOUT);
+	}
+	assert_true(term_at > 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		proxy_dump_log(&L.a);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_false(socket_exists(L.a.socket_path));
+}
+
+/*
+ * --client-timeout bounds the whole of one message, not each wait for room: a client that reads 32 KiB
+ * every 100 ms is dropped about 1 s into a 1 MiB reply (which would take it 3 s), and the next is served.
+ * Each wait for room ends well within the timeout: a UNIX socket is writable again once its queue is
+ * down to a quarter of the send buffer (about 5 reads here), so a slower reader would time out a wait.
+ */
+static void test_reply_deadline_is_total(void **state)
+{
+	static const char *const args[] = { "--client-timeout", "1000", NULL };
+	long start, dropped = -1, deadline;
+	ssize_t n;
+	int fd;
+
+	assert_int_equal(proxy_start(&L.a, args), 0);
+	L.c1 = wait_served(&L.a);
+	assert_non_null(L.c1);
+	fd = vuc_socket_fd(L.c1);
+	request_big_reads(L.c1);
+	start = now_ms();
+	while (dropped < 0 && now_ms() - start < 4000) {
+		struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+
+		n = read_some(fd);
+		assert_true(n > 0 || n == -EAGAIN || n == -ECONNRESET);
+		if (poll(&pfd, 1, 100) == 1 || n == -ECONNRESET)
+			dropped = now_ms() - start;
+	}
+	if (dropped < 0 || dropped > 3000)
+		fail_msg("a client reading slowly was %s", dropped < 0 ? "never dropped" : "dropped after more than 3 s");
+	/* what was already on its way, then the end: EOF, or ECONNRESET as the proxy left requests unread */
+	deadline = now_ms() + WAIT_MS;
+	do {
+		n = read_some(fd);
+	} while (n > 0 && now_ms() < deadline);
+	assert_true(n == 0 || n == -ECONNRESET);
+	assert_true(log_contains(&L.a, "has not read our message within"));
+	vuc_close(L.c1);
+	L.c1 = NULL;
+	L.c2 = proxy_client(&L.a);
+	assert_non_null(L.c2);
+	expect_id(L.c2);
+	vuc_close(L.c2);
+	L.c2 = NULL;
+	assert_int_equal(stop_within(&L.a, WAIT_MS), 0);
+}
+
 /* ==== the socket ==== */
 
 static void test_second_proxy_same_path(void **state)
@@ -801,6 +968,8 @@ int main(void)
 		T(test_sigterm_idle),
 		T(test_sigterm_with_clients),
 		T(test_sigint),
+		T(test_sigterm_with_slow_reader),
+		T(test_reply_deadline_is_total),
 		T(test_second_proxy_same_path),
 		T(test_socket_dir_missing),
 		T(test_socket_path_too_long),
