@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/pci.h>
@@ -19,6 +20,8 @@
 #define INFO_TRIES 4
 #define HOT_RESET_MAX_DEVICES 256u
 #define HOT_RESET_MAX_GROUPS 8u
+#define REVOKE_WAIT_MS 2000 /* how long a departed client's copy of the device fd may take to close */
+#define REVOKE_PAUSE_MS 20
 
 static struct vfio_dev *to_vdev(struct device_backend *b)
 {
@@ -324,7 +327,20 @@ static void vdev_quiesce(struct device_backend *b)
  */
 static int revoke_lent_fd(struct vfio_dev *d)
 {
-	int ret = d->iommu->ops->reacquire(d->iommu, &d->target, &d->fd);
+	const struct timespec pause = { .tv_nsec = REVOKE_PAUSE_MS * 1000000L };
+	int ret;
+
+	/*
+	 * A client that exits closes its socket and its device file in an order the kernel does not
+	 * promise (both releases are deferred work of the exiting task): give its copy a moment to go
+	 * before calling it kept.
+	 */
+	for (int waited = 0;; waited += REVOKE_PAUSE_MS) {
+		ret = d->iommu->ops->reacquire(d->iommu, &d->target, &d->fd);
+		if (ret != -EBUSY || waited >= REVOKE_WAIT_MS)
+			break;
+		nanosleep(&pause, NULL);
+	}
 
 	if (ret == -EBUSY) {
 		log_error("%s is still open in another process: the departed client kept the device fd it was given "

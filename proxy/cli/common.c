@@ -98,6 +98,7 @@ void cli_serve_init(struct cli_serve *c, const char *prog)
 {
 	memset(c, 0, sizeof(*c));
 	c->prog = prog;
+	c->seccomp = true; /* confined by default: --no-seccomp turns it off */
 	server_options_init(&c->server);
 }
 
@@ -200,8 +201,8 @@ void cli_serve_usage(FILE *out)
 		"  --allow-uid USER      only this user may connect (repeatable; checked with SO_PEERCRED)\n"
 		"  --allow-gid GROUP     only members of this primary group may connect (repeatable)\n"
 		"  --user USER           once the device is open and the socket listens, run as USER\n"
-		"  --seccomp             then allow only the system calls the serving loop needs\n"
-		"  --no-seccomp          do not (the default for now)\n"
+		"  --seccomp             then allow only the system calls the serving loop needs (the default)\n"
+		"  --no-seccomp          serve without that filter (e.g. under a debugger or a sanitizer)\n"
 		"  --dma-limit SIZE      the most client memory mapped for DMA at once (suffix K, M, G, T;\n"
 		"                        default: the host's RAM); a DMA_MAP past it gets ENOMEM\n"
 		"  --poll-us N           after each message, busy-poll the socket up to N us before sleeping: lower\n"

@@ -50,7 +50,7 @@ struct cli_serve {
 	const char *prog; /* "vfio-user-proxy emulate": the prefix of every message */
 	struct server_options server;
 	const char *user; /* --user: drop to it once the device is open and the socket listens */
-	bool seccomp;     /* --seccomp: then allow only the serving loop's system calls */
+	bool seccomp;     /* then allow only the serving loop's system calls: the default; --no-seccomp clears it */
 };
 
 void cli_serve_init(struct cli_serve *c, const char *prog);

@@ -132,6 +132,22 @@ static void test_user_and_seccomp(void **state)
 	assert_int_equal(proxy_stop(&p), 0);
 }
 
+/* Without any option the serving loop runs under the seccomp filter: confinement is the default. */
+static void test_confined_by_default(void **state)
+{
+	struct proxy_proc p;
+
+	assert_int_equal(proxy_start(&p, NULL), 0);
+	exercise(&p);
+#ifndef __SANITIZE_ADDRESS__
+	if (!getenv("PROXY_ARGS")) {
+		assert_int_equal(status_field(p.pid, "Seccomp"), 2);
+		assert_true(log_contains(&p, "seccomp: "));
+	}
+#endif
+	assert_int_equal(proxy_stop(&p), 0);
+}
+
 static void test_allow_uid_refuses(void **state)
 {
 	const char *args[] = { "--allow-uid", "12345", NULL };
@@ -413,6 +429,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_user_and_seccomp),
+		cmocka_unit_test(test_confined_by_default),
 		cmocka_unit_test(test_allow_uid_refuses),
 		cmocka_unit_test(test_allow_uid_admits),
 		cmocka_unit_test(test_bad_user),
