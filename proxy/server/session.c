@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/scm.h"
 
 static void close_rx_fds(struct session *s)
 {
@@ -335,10 +336,7 @@ int session_send(struct session *s, const struct vfio_user_header *hdr, const vo
 int session_sendv(struct session *s, const struct vfio_user_header *hdr, const struct iovec *parts,
 		  unsigned int nparts, int fd)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} control;
+	union scm_one_fd control;
 	struct iovec iov[SESSION_MAX_SEND_PARTS + 1];
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 1 };
 	size_t left = sizeof(*hdr);
@@ -356,18 +354,8 @@ int session_sendv(struct session *s, const struct vfio_user_header *hdr, const s
 		left += parts[i].iov_len;
 	}
 	msg.msg_iovlen = nparts + 1;
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		memset(&control, 0, sizeof(control));
-		msg.msg_control = control.buf;
-		msg.msg_controllen = sizeof(control.buf);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
+	if (fd >= 0)
+		scm_put_fd(&msg, &control, fd);
 	while (left) {
 		ssize_t n = sendmsg(s->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/scm.h"
+
 #define OP_OPEN 'o'
 #define OP_UNLINK 'u'
 #define HELPER_FD 3
@@ -36,25 +38,12 @@ static int unlink_if_ours(const char *path, const struct stat *was)
 
 static int reply(int ch, int err, int fd)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} control;
+	union scm_one_fd control;
 	struct iovec iov = { .iov_base = &err, .iov_len = sizeof(err) };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		memset(&control, 0, sizeof(control));
-		msg.msg_control = control.buf;
-		msg.msg_controllen = sizeof(control.buf);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
+	if (fd >= 0)
+		scm_put_fd(&msg, &control, fd);
 	return sendmsg(ch, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
@@ -142,10 +131,7 @@ nomem:
 /* One request and its answer; the helper is ours, so waiting for it is safe. */
 static int request(char op, int *fd_out)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} control;
+	union scm_one_fd control;
 	int err = -EIO;
 	struct iovec iov = { .iov_base = &err, .iov_len = sizeof(err) };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static long now_ms(void)
+long test_now_ms(void)
 {
 	struct timespec ts;
 
@@ -78,8 +78,8 @@ int proxy_start(struct proxy_proc *p, const char *const *extra_args)
 		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
-	deadline = now_ms() + 10000;
-	while (now_ms() < deadline) {
+	deadline = test_now_ms() + 10000;
+	while (test_now_ms() < deadline) {
 		struct stat st;
 
 		if (stat(p->socket_path, &st) == 0 && S_ISSOCK(st.st_mode)) /* it appears listening */
@@ -122,6 +122,48 @@ int proxy_stop(struct proxy_proc *p)
 	if (ret)
 		proxy_dump_log(p);
 	cleanup_dir(p);
+	return ret;
+}
+
+int proxy_wait_exit(struct proxy_proc *p, int timeout_ms)
+{
+	long deadline = test_now_ms() + timeout_ms;
+
+	if (p->pid <= 0)
+		return -ECHILD;
+	for (;;) {
+		int status;
+		pid_t r = waitpid(p->pid, &status, WNOHANG);
+
+		if (r == p->pid) {
+			p->pid = 0;
+			return status;
+		}
+		if (r < 0)
+			return -errno;
+		if (test_now_ms() >= deadline)
+			return -ETIMEDOUT;
+		usleep(2000);
+	}
+}
+
+int proxy_stop_within(struct proxy_proc *p, int timeout_ms)
+{
+	int status, ret;
+
+	if (p->pid <= 0)
+		return -ECHILD;
+	kill(p->pid, SIGTERM);
+	status = proxy_wait_exit(p, timeout_ms);
+	if (status < 0) {
+		proxy_dump_log(p);
+		return status;
+	}
+	ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (ret == 0 && access(p->socket_path, F_OK) == 0)
+		ret = -EEXIST;
+	if (ret)
+		proxy_dump_log(p);
 	return ret;
 }
 
@@ -179,7 +221,7 @@ int proxy_map_count(const struct proxy_proc *p)
 
 int proxy_wait_fds(const struct proxy_proc *p, int want, int timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = test_now_ms() + timeout_ms;
 	int n;
 
 	do {
@@ -187,7 +229,7 @@ int proxy_wait_fds(const struct proxy_proc *p, int want, int timeout_ms)
 		if (n == want)
 			return n;
 		usleep(1000);
-	} while (now_ms() < deadline);
+	} while (test_now_ms() < deadline);
 	return n;
 }
 

@@ -20,6 +20,13 @@ struct proxy_proc {
 int proxy_start(struct proxy_proc *p, const char *const *extra_args);
 /* SIGTERM, wait; returns the exit status (0 clean), and checks the socket file is gone (-EEXIST if not). */
 int proxy_stop(struct proxy_proc *p);
+/* Waits up to timeout_ms for the proxy to exit: its wait status (pid cleared), -ETIMEDOUT, or -ECHILD. */
+int proxy_wait_exit(struct proxy_proc *p, int timeout_ms);
+/* proxy_stop that cannot hang: SIGTERM, the exit code within timeout_ms (else -ETIMEDOUT: the caller's
+ * teardown kills it), -EEXIST if the socket was left behind. The directory stays for the teardown. */
+int proxy_stop_within(struct proxy_proc *p, int timeout_ms);
+/* CLOCK_MONOTONIC in milliseconds. */
+long test_now_ms(void);
 /* Kills it hard and cleans the directory (for teardown after a failure). */
 void proxy_kill(struct proxy_proc *p);
 /* Whether the process is still alive. */

@@ -45,58 +45,6 @@ static struct {
 	pid_t child;
 } T;
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Waits up to timeout_ms for the proxy to exit: its wait status (pid cleared), or -ETIMEDOUT. */
-static int wait_exit(struct proxy_proc *p, int timeout_ms)
-{
-	long deadline = now_ms() + timeout_ms;
-
-	if (p->pid <= 0)
-		return -ECHILD;
-	for (;;) {
-		int status;
-		pid_t r = waitpid(p->pid, &status, WNOHANG);
-
-		if (r == p->pid) {
-			p->pid = 0;
-			return status;
-		}
-		if (r < 0)
-			return -errno;
-		if (now_ms() >= deadline)
-			return -ETIMEDOUT;
-		usleep(2000);
-	}
-}
-
-/* proxy_stop that cannot hang: SIGTERM, the exit code within timeout_ms (else -ETIMEDOUT, and the
- * teardown kills it), -EEXIST if the socket was left behind. */
-static int stop_within(struct proxy_proc *p, int timeout_ms)
-{
-	int status, ret;
-
-	assert_true(p->pid > 0);
-	assert_int_equal(kill(p->pid, SIGTERM), 0);
-	status = wait_exit(p, timeout_ms);
-	if (status < 0) {
-		proxy_dump_log(p);
-		return status;
-	}
-	ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	if (ret == 0 && access(p->socket_path, F_OK) == 0)
-		ret = -EEXIST;
-	if (ret)
-		proxy_dump_log(p);
-	return ret;
-}
-
 static int keep_fd(int fd)
 {
 	assert_true(fd >= 0);
@@ -234,7 +182,7 @@ static void test_full_blocking_eventfd_cannot_hang(void **state)
 	T.child = 0;
 	assert_true(proxy_alive(&T.a));
 	assert_int_equal(log_count(&T.a, "eventfd is full"), 1);
-	assert_int_equal(stop_within(&T.a, STOP_MS), 0);
+	assert_int_equal(proxy_stop_within(&T.a, STOP_MS), 0);
 }
 
 /* ==== DMA windows ==== */
@@ -286,7 +234,7 @@ static void test_dma_fd_on_disk_refused(void **state)
 	assert_int_equal(vuc_dma_map_fd(T.c, iova, size, mfd, 0, RW), 0);
 	assert_int_equal(proxy_wait_fds(&T.a, base, CLEANUP_MS), base); /* mapped, the fd closed */
 	expect_id(T.c);
-	assert_int_equal(stop_within(&T.a, STOP_MS), 0);
+	assert_int_equal(proxy_stop_within(&T.a, STOP_MS), 0);
 }
 
 /* Runs the proxy with args to completion (bounded); its exit code, and its stderr in err. */
@@ -294,7 +242,7 @@ static int run_proxy(const char *const *args, char *err, size_t cap)
 {
 	const char *bin = getenv("PROXY_BIN");
 	const char *argv[16] = { bin ? bin : "build/dbg/vfio-user-proxy" };
-	long deadline = now_ms() + 10000;
+	long deadline = test_now_ms() + 10000;
 	size_t len = 0;
 	int pe[2], n = 1, status = 0;
 	pid_t pid;
@@ -318,7 +266,7 @@ static int run_proxy(const char *const *args, char *err, size_t cap)
 	close(pe[1]);
 	for (;;) {
 		struct pollfd pf = { .fd = pe[0], .events = POLLIN };
-		long left = deadline - now_ms();
+		long left = deadline - test_now_ms();
 		ssize_t r;
 
 		if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
@@ -331,7 +279,7 @@ static int run_proxy(const char *const *args, char *err, size_t cap)
 	err[len] = '\0';
 	close(pe[0]);
 	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (now_ms() > deadline)
+		if (test_now_ms() > deadline)
 			fail_msg("the proxy with a bad --dma-limit did not exit");
 		usleep(1000);
 	}
@@ -372,7 +320,7 @@ static void test_dma_limit_bounds_mapped_bytes(void **state)
 	expect_id(T.c);
 	vuc_close(T.c);
 	T.c = NULL;
-	assert_int_equal(stop_within(&T.a, STOP_MS), 0);
+	assert_int_equal(proxy_stop_within(&T.a, STOP_MS), 0);
 
 	/* --dma-limit 1M: two 512 KiB windows fit, 4 KiB more do not, until one goes */
 	T.c = start_with_client(&T.b, limit_1m);
@@ -382,7 +330,7 @@ static void test_dma_limit_bounds_mapped_bytes(void **state)
 	assert_int_equal(vuc_dma_unmap(T.c, 0x100000, 512 * K, 0), 0);
 	assert_int_equal(vuc_dma_map_fd(T.c, 0x400000, 512 * K, mfd, M, RW), 0);
 	expect_id(T.c);
-	assert_int_equal(stop_within(&T.b, STOP_MS), 0);
+	assert_int_equal(proxy_stop_within(&T.b, STOP_MS), 0);
 
 	expect_usage_error("abc");
 	expect_usage_error("1X");
@@ -393,11 +341,11 @@ static void test_dma_limit_bounds_mapped_bytes(void **state)
 /* Waits until the proxy has read the client's eventfd (its counter back to 0): true, or false after timeout_ms. */
 static bool consumed(int efd, int timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = test_now_ms() + timeout_ms;
 	struct pollfd pfd = { .fd = efd, .events = POLLIN };
 
 	while (poll(&pfd, 1, 0) == 1) {
-		if (now_ms() > deadline)
+		if (test_now_ms() > deadline)
 			return false;
 		usleep(1000);
 	}
@@ -450,7 +398,7 @@ static void test_intx_unmask_eventfd_fires_again(void **state)
 			 -ENOTTY);
 	assert_int_equal(proxy_wait_fds(&T.a, base, CLEANUP_MS), base);
 	expect_id(T.c);
-	assert_int_equal(stop_within(&T.a, STOP_MS), 0);
+	assert_int_equal(proxy_stop_within(&T.a, STOP_MS), 0);
 }
 
 int main(void)

@@ -50,58 +50,6 @@ static struct {
 	char out[OUT_CAP], err[OUT_CAP];
 } L;
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Waits up to timeout_ms for the proxy to exit: its wait status (pid cleared), or -ETIMEDOUT. */
-static int wait_exit(struct proxy_proc *p, int timeout_ms)
-{
-	long deadline = now_ms() + timeout_ms;
-
-	if (p->pid <= 0)
-		return -ECHILD;
-	for (;;) {
-		int status;
-		pid_t r = waitpid(p->pid, &status, WNOHANG);
-
-		if (r == p->pid) {
-			p->pid = 0;
-			return status;
-		}
-		if (r < 0)
-			return -errno;
-		if (now_ms() >= deadline)
-			return -ETIMEDOUT;
-		usleep(2000);
-	}
-}
-
-/* proxy_stop that cannot hang: SIGTERM, the exit code within timeout_ms (else -ETIMEDOUT, and the
- * teardown kills it), -EEXIST if the socket was left behind. */
-static int stop_within(struct proxy_proc *p, int timeout_ms)
-{
-	int status, ret;
-
-	assert_true(p->pid > 0);
-	assert_int_equal(kill(p->pid, SIGTERM), 0);
-	status = wait_exit(p, timeout_ms);
-	if (status < 0) {
-		proxy_dump_log(p);
-		return status;
-	}
-	ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	if (ret == 0 && access(p->socket_path, F_OK) == 0)
-		ret = -EEXIST;
-	if (ret)
-		proxy_dump_log(p);
-	return ret;
-}
-
 static const char *proxy_bin(void)
 {
 	const char *bin = getenv("PROXY_BIN");
@@ -235,7 +183,7 @@ static void spawn_proxy(struct proxy_proc *p, const char *const *args, int inher
 /* A negotiated client once the proxy serves (it may still be starting), or NULL if it died or never did. */
 static struct vuc *wait_served(const struct proxy_proc *p)
 {
-	long deadline = now_ms() + START_MS;
+	long deadline = test_now_ms() + START_MS;
 
 	do {
 		struct vuc *c = proxy_client(p);
@@ -245,7 +193,7 @@ static struct vuc *wait_served(const struct proxy_proc *p)
 		if (!proxy_alive(p))
 			return NULL;
 		usleep(10000);
-	} while (now_ms() < deadline);
+	} while (test_now_ms() < deadline);
 	return NULL;
 }
 
@@ -332,7 +280,7 @@ static int run_cmd(const char *const *args)
 	int po[2], pe[2], n = 0, status = 0;
 	size_t no = 0, ne = 0;
 	bool oo = true, eo = true;
-	long deadline = now_ms() + CMD_TIMEOUT_MS;
+	long deadline = test_now_ms() + CMD_TIMEOUT_MS;
 	pid_t pid;
 
 	argv[n++] = proxy_bin();
@@ -359,7 +307,7 @@ static int run_cmd(const char *const *args)
 	while (oo || eo) {
 		struct pollfd pf[2] = { { .fd = oo ? po[0] : -1, .events = POLLIN },
 					{ .fd = eo ? pe[0] : -1, .events = POLLIN } };
-		long left = deadline - now_ms();
+		long left = deadline - test_now_ms();
 
 		if (left <= 0 || poll(pf, 2, (int)left) == 0)
 			break;
@@ -371,7 +319,7 @@ static int run_cmd(const char *const *args)
 	close(po[0]);
 	close(pe[0]);
 	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (now_ms() > deadline) {
+		if (test_now_ms() > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			fail_msg("%s %s did not finish in %d ms", argv[0], argv[1] ? argv[1] : "", CMD_TIMEOUT_MS);
@@ -669,11 +617,11 @@ static void test_sigterm_with_slow_reader(void **state)
 		assert_true(read_some(fd) != 0);
 		if (tick == 2) {
 			assert_int_equal(kill(L.a.pid, SIGTERM), 0);
-			term_at = now_ms();
+			term_at = test_now_ms();
 		}
-		if (term_at && now_ms() - term_at > 3000)
+		if (term_at && test_now_ms() - term_at > 3000)
 			fail_msg("the proxy did not stop within 3 s of SIGTERM while a client read slowly");
-		status = wait_exit(&L.a, 500);
+		status = proxy_wait_exit(&L.a, 500);
 		assert_true(status >= 0 || status == -ETIMEDOUT);
 	}
 	assert_true(term_at > 0);
@@ -702,22 +650,22 @@ static void test_reply_deadline_is_total(void **state)
 	assert_non_null(L.c1);
 	fd = vuc_socket_fd(L.c1);
 	request_big_reads(L.c1);
-	start = now_ms();
-	while (dropped < 0 && now_ms() - start < 4000) {
+	start = test_now_ms();
+	while (dropped < 0 && test_now_ms() - start < 4000) {
 		struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
 
 		n = read_some(fd);
 		assert_true(n > 0 || n == -EAGAIN || n == -ECONNRESET);
 		if (poll(&pfd, 1, 100) == 1 || n == -ECONNRESET)
-			dropped = now_ms() - start;
+			dropped = test_now_ms() - start;
 	}
 	if (dropped < 0 || dropped > 3000)
 		fail_msg("a client reading slowly was %s", dropped < 0 ? "never dropped" : "dropped after more than 3 s");
 	/* what was already on its way, then the end: EOF, or ECONNRESET as the proxy left requests unread */
-	deadline = now_ms() + WAIT_MS;
+	deadline = test_now_ms() + WAIT_MS;
 	do {
 		n = read_some(fd);
-	} while (n > 0 && now_ms() < deadline);
+	} while (n > 0 && test_now_ms() < deadline);
 	assert_true(n == 0 || n == -ECONNRESET);
 	assert_true(log_contains(&L.a, "has not read our message within"));
 	vuc_close(L.c1);
@@ -727,7 +675,7 @@ static void test_reply_deadline_is_total(void **state)
 	expect_id(L.c2);
 	vuc_close(L.c2);
 	L.c2 = NULL;
-	assert_int_equal(stop_within(&L.a, WAIT_MS), 0);
+	assert_int_equal(proxy_stop_within(&L.a, WAIT_MS), 0);
 }
 
 /* ==== the socket ==== */

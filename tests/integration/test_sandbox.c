@@ -207,58 +207,6 @@ static int case_teardown(void **state)
 	return 0;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Waits up to timeout_ms for the proxy to exit: its wait status (pid cleared), or -ETIMEDOUT. */
-static int wait_exit(struct proxy_proc *p, int timeout_ms)
-{
-	long deadline = now_ms() + timeout_ms;
-
-	if (p->pid <= 0)
-		return -ECHILD;
-	for (;;) {
-		int status;
-		pid_t r = waitpid(p->pid, &status, WNOHANG);
-
-		if (r == p->pid) {
-			p->pid = 0;
-			return status;
-		}
-		if (r < 0)
-			return -errno;
-		if (now_ms() >= deadline)
-			return -ETIMEDOUT;
-		usleep(2000);
-	}
-}
-
-/* proxy_stop that cannot hang: SIGTERM, the exit code within 5 s (else -ETIMEDOUT, and the teardown
- * kills it), -EEXIST if the socket was left behind. */
-static int stop_within(struct proxy_proc *p)
-{
-	int status, ret;
-
-	assert_true(p->pid > 0);
-	assert_int_equal(kill(p->pid, SIGTERM), 0);
-	status = wait_exit(p, 5000);
-	if (status < 0) {
-		proxy_dump_log(p);
-		return status;
-	}
-	ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	if (ret == 0 && access(p->socket_path, F_OK) == 0)
-		ret = -EEXIST;
-	if (ret)
-		proxy_dump_log(p);
-	return ret;
-}
-
 /* Waits until the proxy serves a client (its event loop runs, privileges dropped), reading the device id. */
 static void wait_served(const struct proxy_proc *p)
 {
@@ -287,7 +235,7 @@ static void test_user_removes_socket_in_root_dir(void **state)
 	assert_int_equal(chmod(S.dir, 0755), 0);
 	assert_int_equal(stat(S.dir, &st), 0);
 	assert_int_equal(st.st_uid, 0);
-	assert_int_equal(stop_within(&S), 0);
+	assert_int_equal(proxy_stop_within(&S, 5000), 0);
 }
 
 /* A SIGBUS from outside (no guarded copy running) kills the proxy as the default action would, seccomp or not. */
@@ -306,7 +254,7 @@ static void test_stray_sigbus_under_seccomp(void **state)
 		skip();
 	}
 	assert_int_equal(kill(S.pid, SIGBUS), 0);
-	status = wait_exit(&S, 3000);
+	status = proxy_wait_exit(&S, 3000);
 	assert_true(status >= 0);
 	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGBUS)
 		proxy_dump_log(&S);
@@ -366,9 +314,9 @@ static void spawn_as_nobody(struct proxy_proc *p)
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	for (deadline = now_ms() + 10000; access(p->socket_path, F_OK); usleep(2000)) {
+	for (deadline = test_now_ms() + 10000; access(p->socket_path, F_OK); usleep(2000)) {
 		assert_true(proxy_alive(p));
-		assert_true(now_ms() < deadline);
+		assert_true(test_now_ms() < deadline);
 	}
 }
 
@@ -422,7 +370,7 @@ static void test_not_dumpable_for_same_uid(void **state)
 				    errs[i] ? strerror(errs[i]) : "it worked");
 		assert_true(errs[i] == EACCES || errs[i] == EPERM);
 	}
-	assert_int_equal(stop_within(&S), 0);
+	assert_int_equal(proxy_stop_within(&S, 5000), 0);
 }
 
 int main(void)
