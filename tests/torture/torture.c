@@ -346,7 +346,7 @@ static int kp_holding(struct client *cl)
 	memset(keep_map(cl, mmap(NULL, EDU_BAR_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)ri.offset),
 			EDU_BAR_RAM_SIZE),
 	       0x6b, 0x2000);
-	/* each interrupt type in turn; one of them stays enabled, with INTx's mask/unmask eventfds and ERR/REQ */
+	/* each interrupt type in turn; one of them stays enabled, with INTx's unmask eventfd and ERR/REQ */
 	if (set_irq_fds(cl, VFIO_PCI_MSI_IRQ_INDEX, trig, 1))
 		return -1;
 	TRY(cl, vuc_write32(cl->c, BAR0, EDU_REG_IRQ_RAISE, 2));
@@ -357,8 +357,8 @@ static int kp_holding(struct client *cl)
 	if (held == 2 && (disable_irq(cl, VFIO_PCI_MSIX_IRQ_INDEX) ||
 			  set_irq_fds(cl, VFIO_PCI_INTX_IRQ_INDEX, trig, 1)))
 		return -1;
+	/* the unmask eventfd is watched by the proxy's event loop: it must leave that loop with the client */
 	if (set_irq_fds(cl, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 1) ||
-	    set_irq_fds(cl, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_MASK, 1) ||
 	    set_irq_fds(cl, VFIO_PCI_ERR_IRQ_INDEX, trig, 1) || set_irq_fds(cl, VFIO_PCI_REQ_IRQ_INDEX, trig, 1))
 		return -1;
 	TRY(cl, vuc_write32(cl->c, BAR0, EDU_REG_IRQ_RAISE, 4));
