@@ -11,6 +11,10 @@
 struct dma_window;
 struct device_backend;
 
+/* The most regions and IRQ indexes a backend describes (the server sizes its layout by them). */
+#define BACKEND_MAX_REGIONS 16u
+#define BACKEND_MAX_IRQS 8u
+
 /* Completion of a DMA the backend asked the server for; status 0 or a negative errno. */
 typedef void (*backend_dma_done_fn)(void *arg, int status);
 
@@ -67,7 +71,7 @@ struct backend_ops {
 	/* Optional: a window was added or is about to be removed (vaddr is NULL for fd-less windows). */
 	int (*dma_map)(struct device_backend *b, const struct dma_window *w);
 	void (*dma_unmap)(struct device_backend *b, const struct dma_window *w);
-	/* Optional DEVICE_FEATURE; NULL means every feature is refused with ENOTSUP. */
+	/* Optional DEVICE_FEATURE; NULL means every feature is refused with ENOTTY (the kernel's answer). */
 	int (*device_feature)(struct device_backend *b, struct vfio_user_device_feature *req, size_t req_len,
 			      void *reply_data, size_t reply_cap, size_t *reply_len);
 	/* The client is leaving, its windows still mapped: disable and release every interrupt, stop the

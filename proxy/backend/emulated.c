@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "edu_model.h"
 #include "util/bounded_io.h"
+#include "util/fd.h"
 #include "util/log.h"
 
 #define EMU_NUM_REGIONS (VFIO_PCI_VGA_REGION_INDEX + 1)
@@ -35,6 +38,9 @@ struct emulated {
 	bool intx_masked;
 	bool intx_asserted;
 	bool told_blocked_eventfd; /* once per client */
+	bool told_no_proc;
+	dev_t anon_dev; /* the anonymous inode eventfds live on, for is_eventfd() without /proc */
+	ino_t anon_ino;
 };
 
 static const uint32_t irq_counts[EMU_NUM_IRQS] = {
@@ -48,13 +54,6 @@ static const uint32_t irq_counts[EMU_NUM_IRQS] = {
 static struct emulated *to_emu(struct device_backend *b)
 {
 	return (struct emulated *)b;
-}
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
 }
 
 /* The client shares its eventfds with us: it decides whether they block, so the write is bounded. */
@@ -279,17 +278,30 @@ static int emu_irq_info(struct device_backend *b, struct vfio_user_irq_info *inf
 	return 0;
 }
 
-static bool is_eventfd(int fd)
+/*
+ * Whether fd is an eventfd: its /proc/self/fd link names it. Without /proc (a container that mounts
+ * none) the link cannot be read; then an fd on the anonymous inode an eventfd of ours had at start is
+ * taken (that inode also backs signalfds, timerfds and epoll fds: writing or reading one with the bounded
+ * I/O fails harmlessly), and the proxy says so once.
+ */
+static bool is_eventfd(struct emulated *e, int fd)
 {
 	char path[64], target[64];
+	struct stat st;
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	n = readlink(path, target, sizeof(target) - 1);
-	if (n < 0)
-		return false;
-	target[n] = '\0';
-	return strcmp(target, "anon_inode:[eventfd]") == 0;
+	if (n >= 0) {
+		target[n] = '\0';
+		return strcmp(target, "anon_inode:[eventfd]") == 0;
+	}
+	if (errno != ENOENT || readlink("/proc/self", target, sizeof(target)) >= 0)
+		return false; /* /proc is there: the fd is not one it can name (a closed fd, say) */
+	if (!e->told_no_proc)
+		log_warn("/proc is not mounted: the client's eventfds are recognised only as anonymous-inode files");
+	e->told_no_proc = true;
+	return fstat(fd, &st) == 0 && st.st_dev == e->anon_dev && st.st_ino == e->anon_ino;
 }
 
 /* The INTx unmask eventfd (the KVM resampler QEMU registers): the client signals it, we unmask. */
@@ -376,7 +388,7 @@ static int emu_set_irqs(struct device_backend *b, uint32_t flags, uint32_t index
 
 	if (fds) {
 		for (uint32_t i = 0; i < count; i++) {
-			if (!is_eventfd(fds[i])) {
+			if (!is_eventfd(e, fds[i])) {
 				ret = -EINVAL;
 				goto out_close;
 			}
@@ -511,7 +523,8 @@ static const struct backend_ops emulated_ops = {
 int emulated_backend_create(const char *model, struct device_backend **out)
 {
 	struct emulated *e;
-	int ret;
+	struct stat st;
+	int ret, probe;
 
 	if (strcmp(model, "edu") != 0)
 		return -ENODEV;
@@ -531,6 +544,13 @@ int emulated_backend_create(const char *model, struct device_backend **out)
 		free(e);
 		return ret;
 	}
+	probe = eventfd(0, EFD_CLOEXEC);
+	if (probe >= 0 && fstat(probe, &st) == 0) {
+		e->anon_dev = st.st_dev;
+		e->anon_ino = st.st_ino;
+	}
+	if (probe >= 0)
+		close(probe);
 	edu_model_init(&e->model, &emu_model_ops, e);
 	*out = &e->base;
 	return 0;

@@ -11,22 +11,16 @@
 
 #include <linux/pci.h>
 
+#include "backend/dma_window.h"
 #include "backend/vfio_caps.h"
 #include "backend/vfio_info.h"
-#include "server/dma_table.h"
 #include "util/log.h"
 
 #define REGION_INFO_MAX (64u * 1024) /* bigger than any real region info with its capabilities */
-#define INFO_TRIES 4
 #define HOT_RESET_MAX_DEVICES 256u
 #define HOT_RESET_MAX_GROUPS 8u
 #define REVOKE_WAIT_MS 2000 /* how long a departed client's copy of the device fd may take to close */
 #define REVOKE_PAUSE_MS 20
-
-static struct vfio_dev *to_vdev(struct device_backend *b)
-{
-	return (struct vfio_dev *)b;
-}
 
 /* ---- regions ---- */
 
@@ -170,38 +164,36 @@ static int read_region(struct vfio_dev *d, uint32_t index)
 
 /* ---- reset ---- */
 
-/* VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, growing the buffer to the device count the kernel reports. */
+/* One try of VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: the kernel answers ENOSPC with the device count it needs. */
+static ssize_t ask_hot_reset_info(void *ctx, void *buf, size_t len)
+{
+	struct vfio_pci_hot_reset_info *info = buf;
+	size_t need;
+
+	info->argsz = (uint32_t)len;
+	if (ioctl(*(int *)ctx, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info) == 0)
+		return sizeof(*info) + (size_t)info->count * sizeof(info->devices[0]) > len ? -EIO : 0;
+	if (errno != ENOSPC)
+		return -errno;
+	need = sizeof(*info) + (size_t)info->count * sizeof(info->devices[0]);
+	return need > len ? (ssize_t)need : -EIO; /* the kernel claims more than it wrote, or no more */
+}
+
+/* VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, grown to the device count the kernel reports. */
 static int get_hot_reset_info(struct vfio_dev *d, struct vfio_pci_hot_reset_info **out)
 {
-	size_t len = sizeof(struct vfio_pci_hot_reset_info);
-	struct vfio_pci_hot_reset_info *info = NULL;
+	const size_t max = sizeof(**out) + HOT_RESET_MAX_DEVICES * sizeof((*out)->devices[0]);
+	size_t len;
+	void *info = NULL;
+	int ret = vfio_query_grow(ask_hot_reset_info, &d->fd, sizeof(**out), max, &info, &len);
 
-	for (int tries = 0;; tries++) {
-		void *p = realloc(info, len);
-		int ret;
-
-		if (!p) {
+	if (ret) {
+		if (ret == -E2BIG)
 			free(info);
-			return -ENOMEM;
-		}
-		info = p;
-		memset(info, 0, len);
-		info->argsz = (uint32_t)len;
-		if (ioctl(d->fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info) == 0) {
-			if (sizeof(*info) + (size_t)info->count * sizeof(info->devices[0]) > len)
-				break; /* the kernel claims more than it wrote */
-			*out = info;
-			return 0;
-		}
-		ret = -errno;
-		if (ret != -ENOSPC || tries == INFO_TRIES || info->count > HOT_RESET_MAX_DEVICES) {
-			free(info);
-			return ret == -ENOSPC ? -E2BIG : ret;
-		}
-		len = sizeof(*info) + (size_t)info->count * sizeof(info->devices[0]);
+		return ret;
 	}
-	free(info);
-	return -EIO;
+	*out = info;
+	return 0;
 }
 
 /* The group fds a hot reset needs, or why it cannot be ours to do. */
@@ -480,7 +472,7 @@ static void vdev_destroy(struct device_backend *b)
 	vfio_irqs_fini(d);
 	if (d->iommu)
 		d->iommu->ops->close(d->iommu);
-	for (uint32_t i = 0; i < VFIO_DEV_MAX_REGIONS; i++)
+	for (uint32_t i = 0; i < BACKEND_MAX_REGIONS; i++)
 		free(d->regions[i].caps);
 	free(d);
 }
@@ -518,16 +510,16 @@ static int read_device(struct vfio_dev *d)
 		return -ENODEV;
 	}
 	d->num_regions = info.num_regions;
-	if (d->num_regions > VFIO_DEV_MAX_REGIONS) {
+	if (d->num_regions > BACKEND_MAX_REGIONS) {
 		log_warn("%s has %u regions; serving the first %u (the device-specific ones past them are left out)",
-			 d->target.bdf, info.num_regions, VFIO_DEV_MAX_REGIONS);
-		d->num_regions = VFIO_DEV_MAX_REGIONS;
+			 d->target.bdf, info.num_regions, BACKEND_MAX_REGIONS);
+		d->num_regions = BACKEND_MAX_REGIONS;
 	}
 	d->num_irqs = info.num_irqs;
-	if (d->num_irqs > VFIO_DEV_MAX_IRQS) {
+	if (d->num_irqs > BACKEND_MAX_IRQS) {
 		log_warn("%s has %u IRQ indexes; serving the first %u", d->target.bdf, info.num_irqs,
-			 VFIO_DEV_MAX_IRQS);
-		d->num_irqs = VFIO_DEV_MAX_IRQS;
+			 BACKEND_MAX_IRQS);
+		d->num_irqs = BACKEND_MAX_IRQS;
 	}
 	for (uint32_t i = 0; i < d->num_regions; i++) {
 		ret = read_region(d, i);

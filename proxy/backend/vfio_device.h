@@ -10,9 +10,6 @@
 #include "backend/vfio_discover.h"
 #include "backend/vfio_iommu.h"
 
-/* The server's limits (SESSION_MAX_REGIONS, SESSION_MAX_IRQS in server/session.h; a unit test keeps them equal). */
-#define VFIO_DEV_MAX_REGIONS 16u
-#define VFIO_DEV_MAX_IRQS 8u
 
 struct vfio_region {
 	uint32_t flags;   /* as the client sees them: VFIO_REGION_INFO_FLAG_READ | _WRITE | _MMAP */
@@ -53,14 +50,19 @@ struct vfio_dev {
 	enum vfio_reset_method reset;
 	uint32_t num_regions;
 	uint32_t num_irqs;
-	struct vfio_region regions[VFIO_DEV_MAX_REGIONS];
-	struct vfio_irq irqs[VFIO_DEV_MAX_IRQS];
+	struct vfio_region regions[BACKEND_MAX_REGIONS];
+	struct vfio_irq irqs[BACKEND_MAX_IRQS];
 	/* once-per-client log lines */
 	bool told_rom_window;
 	bool told_fdless_window;
 	bool told_memlock;
 	char name[96];
 };
+
+static inline struct vfio_dev *to_vdev(struct device_backend *b)
+{
+	return (struct vfio_dev *)b;
+}
 
 /* vfio_irqs.c */
 /* Reads every IRQ index's info; allocates what the MSI/MSI-X indexes need. Logs its failure. */

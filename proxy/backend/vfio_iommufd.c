@@ -8,12 +8,12 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "backend/vfio_info.h"
 #include "backend/vfio_iommufd_uapi.h"
 #include "util/log.h"
 #include "util/privsep.h"
 
 #define RANGES_MAX 4096u /* far more than any IOMMU reports */
-#define RANGES_TRIES 4
 #define NAME_MAX_LEN (2 * PATH_MAX + 96)
 
 struct vfio_iommufd {
@@ -134,44 +134,44 @@ static const struct vfio_iommu_ops iommufd_ops = {
 	.close = fd_close,
 };
 
-/* IOMMU_IOAS_IOVA_RANGES, growing the array to the count the kernel asks for. */
+struct ranges_query {
+	int iommufd;
+	struct vup_iommu_ioas_iova_ranges q;
+};
+
+/* One try of IOMMU_IOAS_IOVA_RANGES into buf: EMSGSIZE says how many ranges there are. */
+static ssize_t ask_ranges(void *ctx, void *buf, size_t len)
+{
+	struct ranges_query *a = ctx;
+	uint32_t room = (uint32_t)(len / sizeof(struct vup_iommu_iova_range));
+
+	a->q.num_iovas = room;
+	a->q.allowed_iovas = (uint64_t)(uintptr_t)buf;
+	if (ioctl(a->iommufd, VUP_IOMMU_IOAS_IOVA_RANGES, &a->q) == 0)
+		return 0;
+	if (errno != EMSGSIZE)
+		return -errno;
+	return a->q.num_iovas > room ? (ssize_t)(a->q.num_iovas * sizeof(struct vup_iommu_iova_range)) : -EMSGSIZE;
+}
+
+/* IOMMU_IOAS_IOVA_RANGES, grown to the count the kernel asks for. */
 static int read_ranges(struct vfio_iommufd *f)
 {
+	struct ranges_query a = { .iommufd = f->iommufd, .q = { .size = sizeof(a.q), .ioas_id = f->ioas } };
 	struct vup_iommu_iova_range *r = NULL;
-	struct vup_iommu_ioas_iova_ranges q;
-	uint32_t n = 4;
-	int ret = 0;
+	size_t len;
+	int ret;
 
-	for (int tries = 0;; tries++) {
-		void *p = realloc(r, (size_t)n * sizeof(*r));
-
-		if (!p) {
-			ret = -ENOMEM;
-			break;
-		}
-		r = p;
-		q = (struct vup_iommu_ioas_iova_ranges){
-			.size = sizeof(q),
-			.ioas_id = f->ioas,
-			.num_iovas = n,
-			.allowed_iovas = (uint64_t)(uintptr_t)r,
-		};
-		if (ioctl(f->iommufd, VUP_IOMMU_IOAS_IOVA_RANGES, &q) == 0)
-			break;
-		ret = -errno;
-		if (ret != -EMSGSIZE || tries == RANGES_TRIES || q.num_iovas > RANGES_MAX || q.num_iovas <= n)
-			break;
-		n = q.num_iovas;
-		ret = 0;
-	}
+	ret = vfio_query_grow(ask_ranges, &a, 4 * sizeof(*r), RANGES_MAX * sizeof(*r), (void **)&r, &len);
 	if (ret) {
-		free(r);
+		if (ret == -E2BIG)
+			free(r);
 		log_error("IOMMU_IOAS_IOVA_RANGES on IOAS %u failed: %s", f->ioas, strerror(-ret));
 		return ret;
 	}
-	if (q.num_iovas > n)
-		q.num_iovas = n;
-	f->nranges = q.num_iovas;
+	if (a.q.num_iovas > len / sizeof(*r))
+		a.q.num_iovas = (uint32_t)(len / sizeof(*r));
+	f->nranges = a.q.num_iovas;
 	f->ranges = calloc(f->nranges ? f->nranges : 1, sizeof(*f->ranges));
 	if (!f->ranges) {
 		free(r);
@@ -181,11 +181,12 @@ static int read_ranges(struct vfio_iommufd *f)
 		f->ranges[i] = (struct vfio_iova_range){ .start = r[i].start, .end = r[i].last };
 	free(r);
 	/* The IOAS maps at any multiple of its alignment: that is the page size a client must use. */
-	if (q.out_iova_alignment && !(q.out_iova_alignment & (q.out_iova_alignment - 1)) && q.out_iova_alignment < (1ull << 63))
-		f->base.pgsizes = q.out_iova_alignment;
-	if (q.out_iova_alignment > 4096)
+	if (a.q.out_iova_alignment && !(a.q.out_iova_alignment & (a.q.out_iova_alignment - 1)) &&
+	    a.q.out_iova_alignment < (1ull << 63))
+		f->base.pgsizes = a.q.out_iova_alignment;
+	if (a.q.out_iova_alignment > 4096)
 		log_warn("the IOAS maps in %llu KiB steps: DMA windows not aligned to it will be refused",
-			 (unsigned long long)q.out_iova_alignment / 1024);
+			 (unsigned long long)a.q.out_iova_alignment / 1024);
 	if (!f->nranges)
 		log_info("the IOAS reports no IOVA ranges: DMA windows are not checked against them");
 	for (uint32_t i = 0; i < f->nranges; i++)

@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "util/fd.h"
 #include "util/log.h"
 
 #define SET_IRQS_STACK_FDS 64u
@@ -16,18 +17,6 @@ static const char *const index_names[] = { "INTx", "MSI", "MSI-X", "ERR", "REQ" 
 static const char *index_name(uint32_t index)
 {
 	return index < sizeof(index_names) / sizeof(index_names[0]) ? index_names[index] : "IRQ index";
-}
-
-static struct vfio_dev *to_vdev(struct device_backend *b)
-{
-	return (struct vfio_dev *)b;
-}
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
 }
 
 static void close_fds(int *fds, uint32_t n)
@@ -241,7 +230,7 @@ int vfio_irqs_init(struct vfio_dev *d)
 
 void vfio_irqs_fini(struct vfio_dev *d)
 {
-	for (uint32_t i = 0; i < VFIO_DEV_MAX_IRQS; i++) {
+	for (uint32_t i = 0; i < BACKEND_MAX_IRQS; i++) {
 		forget_vectors(&d->irqs[i]);
 		free(d->irqs[i].fds);
 		d->irqs[i].fds = NULL;

@@ -87,7 +87,7 @@ int handle_region_io_fds(struct session *s, struct request *rq, struct reply *rp
 {
 	const struct vfio_user_region_io_fds_request *req = (const void *)rq->payload;
 
-	if (req->index >= s->ctx->layout.info.num_regions)
+	if (req->argsz < sizeof(*req) || req->index >= s->ctx->layout.info.num_regions)
 		return -EINVAL;
 	return -ENOTSUP; /* no ioeventfd/ioregionfd offload: every access comes as a message or through mmap */
 }

@@ -84,7 +84,7 @@ static int read_layout(struct device_backend *b, struct device_layout *l, uint8_
 
 	if (ret)
 		return ret;
-	if (l->info.num_regions > SESSION_MAX_REGIONS || l->info.num_irqs > SESSION_MAX_IRQS)
+	if (l->info.num_regions > BACKEND_MAX_REGIONS || l->info.num_irqs > BACKEND_MAX_IRQS)
 		return -E2BIG;
 	for (uint32_t i = 0; i < l->info.num_regions; i++) {
 		struct vfio_user_region_info info = { .index = i };

@@ -12,8 +12,6 @@
 #include "server/dma_table.h"
 #include "vfio-user.h"
 
-#define SESSION_MAX_REGIONS 16u
-#define SESSION_MAX_IRQS 8u
 #define SESSION_MAX_RX_FDS 32u    /* cmsg room; a message with more has the rest closed by the kernel */
 #define SESSION_MAX_DMA_OPS 16u   /* device DMA transfers outstanding at once */
 #define SESSION_MAX_DMA_MSGS 64u  /* DMA_READ/DMA_WRITE messages outstanding at once */
@@ -25,10 +23,10 @@
 /* What the device looks like; read from the backend once, before the first client. */
 struct device_layout {
 	struct vfio_user_device_info info;
-	uint32_t region_flags[SESSION_MAX_REGIONS];
-	uint64_t region_size[SESSION_MAX_REGIONS];
-	uint32_t irq_count[SESSION_MAX_IRQS];
-	uint32_t irq_flags[SESSION_MAX_IRQS];
+	uint32_t region_flags[BACKEND_MAX_REGIONS];
+	uint64_t region_size[BACKEND_MAX_REGIONS];
+	uint32_t irq_count[BACKEND_MAX_IRQS];
+	uint32_t irq_flags[BACKEND_MAX_IRQS];
 };
 
 #define SERVER_MAX_WATCHES 8u /* fds a backend may have the event loop watch (INTx unmask eventfds) */

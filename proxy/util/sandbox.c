@@ -105,8 +105,11 @@ int sandbox_enter_seccomp(void)
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]) && !ret; i++)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
 	/* A SIGBUS outside a guarded copy dies of the default action, which guarded_copy sets back first. */
-	if (!ret)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(rt_sigaction), 1, SCMP_A0(SCMP_CMP_EQ, SIGBUS));
+	if (!ret) {
+		const struct scmp_arg_cmp sigbus = { .arg = 0, .op = SCMP_CMP_EQ, .datum_a = SIGBUS, .datum_b = 0 };
+
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(rt_sigaction), 1, &sigbus);
+	}
 	if (!ret)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);

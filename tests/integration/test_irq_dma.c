@@ -6,10 +6,17 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../common/harness.h"
@@ -244,10 +251,75 @@ static void test_dma_without_bus_master(void **state)
 	free(mem);
 }
 
+/*
+ * A proxy in a mount namespace without /proc (as in a container that mounts none) still takes the
+ * client's eventfds, says once how it recognises them, and still refuses other fds.
+ */
+static void test_eventfds_without_proc(void **state)
+{
+#ifdef __SANITIZE_ADDRESS__
+	skip(); /* ASan itself needs /proc to start */
+#else
+	const char *bin = getenv("PROXY_BIN") ? getenv("PROXY_BIN") : "build/dbg/vfio-user-proxy";
+	char dir[] = "/tmp/vup-noproc-XXXXXX", sock[64], logp[64], line[512];
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), mfd = memfd_create("not-an-eventfd", MFD_CLOEXEC);
+	bool told = false;
+	struct vuc_server_caps caps;
+	struct vuc *c = NULL;
+	pid_t pid;
+	FILE *log;
+	int status;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/sock", dir);
+	snprintf(logp, sizeof(logp), "%s/log", dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (fd < 0 || dup2(fd, 2) < 0 || unshare(CLONE_NEWNS) ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) || umount2("/proc", MNT_DETACH))
+			_exit(126);
+		execl(bin, bin, "emulate", "--socket-path", sock, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 2000 && vuc_connect(sock, &c) < 0; i++)
+		usleep(2000);
+	assert_non_null(c);
+	assert_int_equal(vuc_negotiate(c, &caps), 0);
+	set_command(c, 0x4);
+	assert_int_equal(vuc_set_irqs(c, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+				      0, 1, &mfd, NULL),
+			 -EINVAL);
+	assert_int_equal(vuc_set_irqs(c, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+				      0, 1, &efd, NULL),
+			 0);
+	assert_int_equal(vuc_write32(c, BAR0, EDU_REG_IRQ_RAISE, 0x40), 0);
+	assert_int_equal(eventfd_wait(efd, 2000), 1);
+	vuc_close(c);
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	log = fopen(logp, "r");
+	assert_non_null(log);
+	while (fgets(line, sizeof(line), log))
+		told |= strstr(line, "/proc is not mounted") != NULL;
+	fclose(log);
+	assert_true(told);
+	unlink(logp);
+	unlink(sock);
+	rmdir(dir);
+	close(efd);
+	close(mfd);
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_msi, proxy_fixture_setup, proxy_fixture_teardown),
+		cmocka_unit_test(test_eventfds_without_proc),
 		cmocka_unit_test_setup_teardown(test_msix_vectors, proxy_fixture_setup, proxy_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_intx, proxy_fixture_setup, proxy_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_dma_fd_window, proxy_fixture_setup, proxy_fixture_teardown),

@@ -10,13 +10,7 @@
 #include <string.h>
 
 #include "backend/vfio_caps.h"
-#include "backend/vfio_device.h"
-#include "server/session.h"
 #include "vfio-user.h"
-
-/* The backend's limits are the server's. */
-_Static_assert(VFIO_DEV_MAX_REGIONS == SESSION_MAX_REGIONS, "region limit");
-_Static_assert(VFIO_DEV_MAX_IRQS == SESSION_MAX_IRQS, "irq limit");
 
 #define KBUF 4096
 #define INFO_SIZE sizeof(struct vfio_region_info)
