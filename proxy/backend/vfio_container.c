@@ -193,14 +193,11 @@ static int read_iommu_info(struct vfio_container *c)
 /* /dev/vfio/vfio: a container of the API we know, with type1v2. */
 static int open_container(struct vfio_container *c, const struct vfio_target *t)
 {
-	char why[VFIO_WHY_MAX];
 	int fd, ret;
 
-	fd = vfio_open_node(t->container_path, t, why, sizeof(why));
-	if (fd < 0) {
-		log_error("%s", why);
+	fd = vfio_open_node_logged(t->container_path, t);
+	if (fd < 0)
 		return fd;
-	}
 	c->container_fd = fd;
 	ret = ioctl(fd, VFIO_GET_API_VERSION);
 	if (ret < 0) {
@@ -228,14 +225,11 @@ static int open_container(struct vfio_container *c, const struct vfio_target *t)
 static int open_group(struct vfio_container *c, const struct vfio_target *t)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
-	char why[VFIO_WHY_MAX];
 	int fd, ret;
 
-	fd = vfio_open_node(t->group_path, t, why, sizeof(why));
-	if (fd < 0) {
-		log_error("%s", why);
+	fd = vfio_open_node_logged(t->group_path, t);
+	if (fd < 0)
 		return fd;
-	}
 	c->group_fd = fd;
 	c->group = t->group;
 	if (ioctl(fd, VFIO_GROUP_GET_STATUS, &status)) {

@@ -15,6 +15,8 @@
 
 #include <linux/capability.h>
 
+#include "util/log.h"
+
 #define CDEV_DIR "/vfio/devices/"
 #define VFIO_PCI "vfio-pci"
 
@@ -466,6 +468,16 @@ int vfio_open_node(const char *path, const struct vfio_target *t, char *why, siz
 		vfio_explain_open_error(path, err, t, why, why_len);
 		return -err;
 	}
+	return fd;
+}
+
+int vfio_open_node_logged(const char *path, const struct vfio_target *t)
+{
+	char why[VFIO_WHY_MAX];
+	int fd = vfio_open_node(path, t, why, sizeof(why));
+
+	if (fd < 0)
+		log_error("%s", why);
 	return fd;
 }
 

@@ -67,6 +67,8 @@ int vfio_iommufd_available(const struct vfio_target *t, char *why, size_t why_le
  * why explaining it (permission, busy, missing).
  */
 int vfio_open_node(const char *path, const struct vfio_target *t, char *why, size_t why_len);
+/* vfio_open_node() that logs the explanation itself (one line): the fd or a negative errno. */
+int vfio_open_node_logged(const char *path, const struct vfio_target *t);
 /* The explanation vfio_open_node() gives for err (a positive errno) on path. */
 void vfio_explain_open_error(const char *path, int err, const struct vfio_target *t, char *why, size_t why_len);
 

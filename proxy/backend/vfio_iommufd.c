@@ -199,14 +199,11 @@ static int read_ranges(struct vfio_iommufd *f)
 static int open_iommufd(struct vfio_iommufd *f, const struct vfio_target *t)
 {
 	struct vup_iommu_ioas_alloc a = { .size = sizeof(a) };
-	char why[VFIO_WHY_MAX];
 	int fd, ret;
 
-	fd = vfio_open_node(t->iommufd_path, NULL, why, sizeof(why));
-	if (fd < 0) {
-		log_error("%s", why);
+	fd = vfio_open_node_logged(t->iommufd_path, NULL);
+	if (fd < 0)
 		return fd;
-	}
 	f->iommufd = fd;
 	if (ioctl(fd, VUP_IOMMU_IOAS_ALLOC, &a)) {
 		ret = -errno;

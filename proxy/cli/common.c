@@ -180,6 +180,32 @@ int cli_serve_option(struct cli_serve *c, int opt, const char *arg)
 	}
 }
 
+int cli_serve_getopt(struct cli_serve *c, int argc, char **argv, const struct option *opts, cli_own_option_fn own,
+		     void *ctx, void (*usage)(FILE *out))
+{
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		ret = cli_serve_option(c, opt, optarg);
+		if (ret < 0)
+			return 2;
+		if (ret > 0)
+			continue;
+		if (opt == CLI_OPT_HELP) {
+			usage(stdout);
+			return 0;
+		}
+		ret = own(ctx, opt, optarg);
+		if (ret < 0)
+			return 2;
+		if (ret > 0) {
+			usage(stderr);
+			return 2;
+		}
+	}
+	return -1;
+}
+
 int cli_serve_check(const struct cli_serve *c)
 {
 	if (!c->server.socket_path == (c->server.listen_fd < 0)) {

@@ -59,6 +59,16 @@ void cli_serve_init(struct cli_serve *c, const char *prog);
  * (--help included: the usage is the command's), -1 for a bad value (said on stderr; exit with 2).
  */
 int cli_serve_option(struct cli_serve *c, int opt, const char *arg);
+/* A command's own option for cli_serve_getopt: 0 handled, 1 not one of its own, -1 a bad value (said on stderr). */
+typedef int (*cli_own_option_fn)(void *ctx, int opt, const char *arg);
+/*
+ * Parses a serving command's options with getopt_long (opts: CLI_SERVE_OPTIONS and the command's own):
+ * the shared ones into c, --help printing usage on stdout, the rest through own(ctx, ...). Returns -1 when
+ * the command goes on (optind at its first operand), else the exit code: 0 after --help, 2 for a usage
+ * error (said on stderr).
+ */
+int cli_serve_getopt(struct cli_serve *c, int argc, char **argv, const struct option *opts, cli_own_option_fn own,
+		     void *ctx, void (*usage)(FILE *out));
 /* After the options: exactly one of --socket-path and --fd. 0, or -1 (said on stderr; exit with 2). */
 int cli_serve_check(const struct cli_serve *c);
 /* The shared options' lines, for a command's --help. */

@@ -25,6 +25,14 @@ static void usage(FILE *out)
 	cli_serve_usage(out);
 }
 
+static int emulate_option(void *ctx, int opt, const char *arg)
+{
+	if (opt != OPT_DEVICE)
+		return 1;
+	*(const char **)ctx = arg;
+	return 0;
+}
+
 int cmd_emulate(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -35,27 +43,12 @@ int cmd_emulate(int argc, char **argv)
 	struct cli_serve cs;
 	const char *device = "edu";
 	struct device_backend *backend;
-	int c, ret;
+	int ret;
 
 	cli_serve_init(&cs, PROG);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		ret = cli_serve_option(&cs, c, optarg);
-		if (ret < 0)
-			return 2;
-		if (ret > 0)
-			continue;
-		switch (c) {
-		case CLI_OPT_HELP:
-			usage(stdout);
-			return 0;
-		case OPT_DEVICE:
-			device = optarg;
-			break;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
+	ret = cli_serve_getopt(&cs, argc, argv, opts, emulate_option, &device, usage);
+	if (ret >= 0)
+		return ret;
 	if (optind < argc) {
 		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
 		return 2;

@@ -60,6 +60,24 @@ static int parse_iommu(const char *s, enum vfio_iommu_kind *out)
 	return -1;
 }
 
+static int export_option(void *ctx, int opt, const char *arg)
+{
+	struct vfio_backend_options *vo = ctx;
+
+	switch (opt) {
+	case OPT_TRAP_BARS:
+		vo->trap_bars = true;
+		return 0;
+	case OPT_ALLOW_NO_RESET:
+		vo->allow_no_reset = true;
+		return 0;
+	case OPT_IOMMU:
+		return parse_iommu(arg, &vo->iommu) ? -1 : 0;
+	default:
+		return 1;
+	}
+}
+
 int cmd_export(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -72,34 +90,12 @@ int cmd_export(int argc, char **argv)
 	struct vfio_backend_options vo = { .iommu = VFIO_IOMMU_KIND_AUTO };
 	struct device_backend *backend;
 	struct cli_serve cs;
-	int c, ret;
+	int ret;
 
 	cli_serve_init(&cs, PROG);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		ret = cli_serve_option(&cs, c, optarg);
-		if (ret < 0)
-			return 2;
-		if (ret > 0)
-			continue;
-		switch (c) {
-		case CLI_OPT_HELP:
-			usage(stdout);
-			return 0;
-		case OPT_TRAP_BARS:
-			vo.trap_bars = true;
-			break;
-		case OPT_ALLOW_NO_RESET:
-			vo.allow_no_reset = true;
-			break;
-		case OPT_IOMMU:
-			if (parse_iommu(optarg, &vo.iommu))
-				return 2;
-			break;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
+	ret = cli_serve_getopt(&cs, argc, argv, opts, export_option, &vo, usage);
+	if (ret >= 0)
+		return ret;
 	if (optind >= argc) {
 		fprintf(stderr,
 			PROG ": give the DEVICE to export: its PCI address (e.g. 0000:00:03.0) or sysfs path\n");

@@ -74,6 +74,18 @@ out:
 	return r;
 }
 
+/* Sends a request (n pieces) whose reply must carry at least min bytes; the reply's fds are closed. */
+static int call_iov(struct vuc *c, uint16_t cmd, const struct iovec *iov, unsigned int n, size_t min,
+		    struct vuc_msg *m)
+{
+	int r = vuc_call(c, cmd, iov, n, NULL, 0, m);
+
+	if (r < 0)
+		return r;
+	vuc_msg_close_fds(m);
+	return m->len < min ? -EPROTO : 0;
+}
+
 int vuc_negotiate_custom(struct vuc *c, uint16_t major, uint16_t minor, const char *json,
 			 struct vuc_server_caps *caps)
 {
@@ -88,12 +100,9 @@ int vuc_negotiate_custom(struct vuc *c, uint16_t major, uint16_t minor, const ch
 
 	if (!c)
 		return -EINVAL;
-	r = vuc_call(c, VFIO_USER_VERSION, iov, 2, NULL, 0, &m);
+	r = call_iov(c, VFIO_USER_VERSION, iov, 2, sizeof(v), &m);
 	if (r < 0)
 		return r;
-	vuc_msg_close_fds(&m);
-	if (m.len < sizeof(v))
-		return -EPROTO;
 
 	got = malloc(sizeof(*got));
 	if (!got)
@@ -141,47 +150,40 @@ int vuc_negotiate(struct vuc *c, struct vuc_server_caps *caps)
 	return vuc_negotiate_custom(c, VFIO_USER_MAJOR, VFIO_USER_MINOR, VUC_DEFAULT_JSON, caps);
 }
 
-/* Sends a request whose reply must carry at least min bytes; the reply's fds are closed. */
 static int call_simple(struct vuc *c, uint16_t cmd, const void *req, size_t len, size_t min, struct vuc_msg *m)
 {
 	struct iovec iov = { .iov_base = (void *)req, .iov_len = len };
+
+	return call_iov(c, cmd, &iov, 1, min, m);
+}
+
+/* A request whose reply is a fixed struct (req and out of the same type, len bytes): copied into out. */
+static int call_info(struct vuc *c, uint16_t cmd, const void *req, void *out, size_t len)
+{
+	struct vuc_msg m;
 	int r;
 
-	r = vuc_call(c, cmd, &iov, 1, NULL, 0, m);
-	if (r < 0)
-		return r;
-	vuc_msg_close_fds(m);
-	return m->len < min ? -EPROTO : 0;
+	if (!c || !out)
+		return -EINVAL;
+	r = call_simple(c, cmd, req, len, len, &m);
+	if (r == 0)
+		memcpy(out, m.payload, len);
+	return r;
 }
 
 int vuc_device_info(struct vuc *c, struct vfio_user_device_info *info)
 {
 	struct vfio_user_device_info req = { .argsz = sizeof(req) };
-	struct vuc_msg m;
-	int r;
 
-	if (!c || !info)
-		return -EINVAL;
-	r = call_simple(c, VFIO_USER_DEVICE_GET_INFO, &req, sizeof(req), sizeof(*info), &m);
-	if (r < 0)
-		return r;
-	memcpy(info, m.payload, sizeof(*info));
-	return 0;
+	return call_info(c, VFIO_USER_DEVICE_GET_INFO, &req, info, sizeof(*info));
 }
 
 int vuc_irq_info(struct vuc *c, uint32_t index, struct vfio_user_irq_info *info)
 {
 	struct vfio_user_irq_info req = { .argsz = sizeof(req), .index = index };
-	struct vuc_msg m;
-	int r;
+	int r = call_info(c, VFIO_USER_DEVICE_GET_IRQ_INFO, &req, info, sizeof(*info));
 
-	if (!c || !info)
-		return -EINVAL;
-	r = call_simple(c, VFIO_USER_DEVICE_GET_IRQ_INFO, &req, sizeof(req), sizeof(*info), &m);
-	if (r < 0)
-		return r;
-	memcpy(info, m.payload, sizeof(*info));
-	return info->index == index ? 0 : -EPROTO;
+	return r == 0 && info->index != index ? -EPROTO : r;
 }
 
 static int region_info_once(struct vuc *c, uint32_t index, uint32_t argsz, struct vuc_msg *m)
@@ -318,48 +320,58 @@ int vuc_region_write_multi(struct vuc *c, const struct vfio_user_write_one *wrs,
 
 	if (!c || (n && !wrs))
 		return -EINVAL;
-	r = vuc_call(c, VFIO_USER_REGION_WRITE_MULTI, iov, 2, NULL, 0, &m);
+	r = call_iov(c, VFIO_USER_REGION_WRITE_MULTI, iov, 2, sizeof(done), &m);
 	if (r < 0)
 		return r;
-	vuc_msg_close_fds(&m);
-	if (m.len < sizeof(done))
-		return -EPROTO;
 	memcpy(&done, m.payload, sizeof(done));
 	return done <= n ? (int)done : -EPROTO;
 }
 
+/* A little-endian register of size 4 or 8, read or written whole. */
+static int read_le(struct vuc *c, uint32_t region, uint64_t offset, uint64_t *val, uint32_t size)
+{
+	uint64_t le = 0;
+	int r = vuc_region_read(c, region, offset, &le, size);
+
+	*val = le64toh(le); /* the bytes sit at the start of le: its low bytes once swapped to host order */
+	return r;
+}
+
+static int write_le(struct vuc *c, uint32_t region, uint64_t offset, uint64_t val, uint32_t size)
+{
+	uint64_t le = htole64(val);
+
+	return vuc_region_write(c, region, offset, &le, size, false);
+}
+
 int vuc_read32(struct vuc *c, uint32_t region, uint64_t offset, uint32_t *val)
 {
-	uint32_t le;
-	int r = vuc_region_read(c, region, offset, &le, sizeof(le));
+	uint64_t v;
+	int r = read_le(c, region, offset, &v, sizeof(*val));
 
 	if (r == 0 && val)
-		*val = le32toh(le);
+		*val = (uint32_t)v;
+	return r;
+}
+
+int vuc_read64(struct vuc *c, uint32_t region, uint64_t offset, uint64_t *val)
+{
+	uint64_t v;
+	int r = read_le(c, region, offset, &v, sizeof(*val));
+
+	if (r == 0 && val)
+		*val = v;
 	return r;
 }
 
 int vuc_write32(struct vuc *c, uint32_t region, uint64_t offset, uint32_t val)
 {
-	uint32_t le = htole32(val);
-
-	return vuc_region_write(c, region, offset, &le, sizeof(le), false);
-}
-
-int vuc_read64(struct vuc *c, uint32_t region, uint64_t offset, uint64_t *val)
-{
-	uint64_t le;
-	int r = vuc_region_read(c, region, offset, &le, sizeof(le));
-
-	if (r == 0 && val)
-		*val = le64toh(le);
-	return r;
+	return write_le(c, region, offset, val, sizeof(val));
 }
 
 int vuc_write64(struct vuc *c, uint32_t region, uint64_t offset, uint64_t val)
 {
-	uint64_t le = htole64(val);
-
-	return vuc_region_write(c, region, offset, &le, sizeof(le), false);
+	return write_le(c, region, offset, val, sizeof(val));
 }
 
 int vuc_config_read(struct vuc *c, uint32_t offset, void *buf, uint32_t count)
