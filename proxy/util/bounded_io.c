@@ -1,16 +1,43 @@
-/* bounded_io.c: reads and writes on client-shared fds bounded by a one-shot interval timer, so that no client can hold the proxy in a blocking syscall. */
+/* bounded_io.c: reads and writes on client-shared fds bounded by an interval timer, so that no client can hold the proxy in a blocking syscall. */
 #include "util/bounded_io.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+/*
+ * The timer ticks every timeout_ms while bounded I/O goes on, and a tick in the middle of a blocked read
+ * or write interrupts it (EINTR: no SA_RESTART). It is armed by the first bounded call and disarmed by
+ * the first tick that finds none running, so a burst of interrupts costs one setitimer, not two each.
+ * A tick that comes before the syscall starts to wait (the proxy descheduled in between) is followed by
+ * another that finds it waiting.
+ */
+static volatile sig_atomic_t in_op;  /* a bounded read or write is running */
+static volatile sig_atomic_t armed;  /* the timer ticks */
+static volatile sig_atomic_t period_ms;
+
+static int set_timer(int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	struct itimerval t = { .it_interval = tv, .it_value = tv };
+
+	return setitimer(ITIMER_REAL, &t, NULL);
+}
+
 static void on_alarm(int sig)
 {
-	(void)sig; /* its only job is to interrupt the syscall it lands in */
+	int saved = errno;
+
+	(void)sig;
+	if (!in_op) {
+		set_timer(0); /* idle: stop ticking */
+		armed = 0;
+	}
+	errno = saved;
 }
 
 int bounded_io_init(void)
@@ -24,29 +51,25 @@ int bounded_io_init(void)
 	return sigaction(SIGALRM, &sa, NULL) ? -errno : 0;
 }
 
-/*
- * The timer repeats until it is disarmed: one that expires before the syscall starts to wait (the proxy
- * descheduled in between) is followed by another that finds it waiting.
- */
-static int arm(int timeout_ms)
-{
-	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
-	struct itimerval t = { .it_interval = tv, .it_value = tv };
-
-	return setitimer(ITIMER_REAL, &t, NULL) ? -errno : 0;
-}
-
 static ssize_t bounded(int fd, void *buf, size_t len, int timeout_ms, bool write_op)
 {
 	ssize_t n;
-	int err, ret;
+	int err;
 
-	ret = arm(timeout_ms);
-	if (ret)
-		return ret;
+	in_op = 1;
+	atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (!armed || period_ms != timeout_ms) {
+		if (set_timer(timeout_ms)) {
+			in_op = 0;
+			return -errno;
+		}
+		period_ms = timeout_ms;
+		armed = 1;
+	}
 	n = write_op ? write(fd, buf, len) : read(fd, buf, len);
 	err = errno;
-	arm(0);
+	atomic_signal_fence(__ATOMIC_SEQ_CST);
+	in_op = 0;
 	if (n >= 0)
 		return n;
 	return err == EINTR ? -ETIMEDOUT : -err;
