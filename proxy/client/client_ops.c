@@ -220,24 +220,20 @@ int vuc_region_info(struct vuc *c, uint32_t index, struct vfio_user_region_info 
 		return -EINVAL;
 	argsz = caps_cap < VUC_MAX_REGION_INFO - base ? base + caps_cap : VUC_MAX_REGION_INFO;
 
-	r = region_info_once(c, index, (uint32_t)argsz, &m);
-	if (r < 0)
-		return r;
-	memcpy(&got, m.payload, sizeof(got));
-	if (got.argsz > argsz) {
-		/* The chain did not fit: ask once more with what the server says it needs. */
-		vuc_msg_close_fds(&m);
-		if (got.argsz > VUC_MAX_REGION_INFO)
-			return -E2BIG;
-		argsz = got.argsz;
+	/* When the chain does not fit, ask once more with what the server says it needs. */
+	for (bool again = false;; again = true) {
 		r = region_info_once(c, index, (uint32_t)argsz, &m);
 		if (r < 0)
 			return r;
 		memcpy(&got, m.payload, sizeof(got));
-		if (got.argsz > argsz) {
-			vuc_msg_close_fds(&m);
+		if (got.argsz <= argsz)
+			break;
+		vuc_msg_close_fds(&m);
+		if (again)
 			return -EPROTO;
-		}
+		if (got.argsz > VUC_MAX_REGION_INFO)
+			return -E2BIG;
+		argsz = got.argsz;
 	}
 	*info = got;
 	chain = m.len - base;
