@@ -132,6 +132,29 @@ static void test_user_and_seccomp(void **state)
 	assert_int_equal(proxy_stop(&p), 0);
 }
 
+/* Locked memory after --user: what --dma-limit allows, finite (not RLIM_INFINITY as it once was). */
+static void test_user_memlock_is_the_dma_limit(void **state)
+{
+	const char *args[] = { "--user", "nobody", "--dma-limit", "4M", NULL };
+	unsigned long long soft = 0, hard = 0;
+	char path[64], line[256];
+	struct proxy_proc p;
+	FILE *f;
+
+	assert_int_equal(proxy_start(&p, args), 0);
+	exercise(&p);
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)p.pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "Max locked memory", 17) == 0)
+			assert_int_equal(sscanf(line + 17, "%llu %llu", &soft, &hard), 2);
+	fclose(f);
+	assert_int_equal(soft, 4u << 20);
+	assert_int_equal(hard, 4u << 20);
+	assert_int_equal(proxy_stop(&p), 0);
+}
+
 /* Without any option the serving loop runs under the seccomp filter: confinement is the default. */
 static void test_confined_by_default(void **state)
 {
@@ -378,6 +401,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_user_and_seccomp),
 		cmocka_unit_test(test_confined_by_default),
+		cmocka_unit_test(test_user_memlock_is_the_dma_limit),
 		cmocka_unit_test(test_allow_uid_refuses),
 		cmocka_unit_test(test_allow_uid_admits),
 		cmocka_unit_test(test_bad_user),
