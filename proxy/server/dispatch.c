@@ -35,6 +35,16 @@ static const struct command_desc commands[VFIO_USER_MAX_COMMAND] = {
 	[VFIO_USER_MIG_DATA_WRITE] = { sizeof(struct vfio_user_mig_data), 0, handle_mig_data },
 };
 
+size_t dispatch_smallest_fd_message(void)
+{
+	size_t min = SIZE_MAX;
+
+	for (unsigned int i = 0; i < VFIO_USER_MAX_COMMAND; i++)
+		if (commands[i].fn && commands[i].max_fds && commands[i].min_len < min)
+			min = commands[i].min_len;
+	return sizeof(struct vfio_user_header) + min;
+}
+
 static int check_command(const struct vfio_user_header *hdr, size_t len, unsigned int nfds, bool fds_truncated,
 			 const struct command_desc **out)
 {

@@ -261,6 +261,7 @@ int server_ctx_init(struct server_ctx *ctx, struct device_backend *backend, int 
 	ctx->send_timeout_ms = send_timeout_ms > 0 ? send_timeout_ms : 5000;
 	ctx->stop_fd = -1;
 	ctx->epfd = -1;
+	ctx->read_span = dispatch_smallest_fd_message();
 	for (uint32_t i = 0; i < SERVER_MAX_WATCHES; i++)
 		ctx->watches[i].fd = -1;
 	ctx->caps = (struct server_caps){

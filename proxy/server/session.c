@@ -126,27 +126,29 @@ static size_t msg_size_at(const struct session *s, size_t off)
 
 /*
  * fds came with the bytes [from, s->rx_end). The kernel hands fds over with the first byte of the sendmsg
- * that carried them, but glues earlier data of other sendmsgs in front of it in one read: a read that
- * held two message starts could not tell which of them the fds came with. read_room() keeps every read
- * to at most one message start, so the owner is the message that starts in those bytes. A read in
- * which none starts brought fds in the middle of a message.
+ * that carried them, but glues earlier data of other sendmsgs in front of it in one read, so a read with
+ * several message starts does not say which one they came with. read_room() keeps every start but the
+ * last in a read to messages shorter than the smallest one that may carry fds: the fds are the last
+ * start's. A read in which no message starts brought fds in the middle of a message.
  */
 static int claim_fds(struct session *s, size_t from)
 {
-	size_t off = s->rx_start;
+	size_t off = s->rx_start, owner = SIZE_MAX;
 
-	while (off < from) {
+	while (off < s->rx_end) {
 		size_t size = msg_size_at(s, off);
 
+		if (off >= from)
+			owner = off;
 		if (size < sizeof(struct vfio_user_header))
 			break; /* header incomplete, or invalid (refused when it is dispatched) */
 		off += size;
 	}
-	if (off < from || off >= s->rx_end) {
+	if (owner == SIZE_MAX) {
 		log_warn("client sent file descriptors in the middle of a message; disconnecting it");
 		return -EPROTO;
 	}
-	s->rx_fds_msg = off;
+	s->rx_fds_msg = owner;
 	return 0;
 }
 
@@ -188,9 +190,11 @@ static int dispatch_buffered(struct session *s)
 }
 
 /*
- * How much the next read may take at s->rx_end: never more than one message start per read (see
- * claim_fds). Without a whole header, only the header; with it, the rest of the message and the next
- * message's header, so that a client sending message after message is read with one recvmsg each. While
+ * How much the next read may take at s->rx_end. A message that starts in a read and is followed by
+ * another start there ended inside the read; if the read reaches at most ctx->read_span bytes past the
+ * earliest end of what came before it, every such message is shorter than any message that may carry
+ * fds, and claim_fds() knows whose fds came. So: at a message boundary, read_span bytes (a 4-byte
+ * REGION_READ or REGION_WRITE whole in one recvmsg); within a message, its rest and read_span more. While
  * fds wait for a message still incomplete, only the rest of that message: the next one's fds must not
  * arrive before these are handed over.
  */
@@ -199,12 +203,14 @@ static size_t read_room(struct session *s)
 	const size_t hdr = sizeof(struct vfio_user_header);
 	size_t have = s->rx_end - s->rx_start, size = msg_size_at(s, s->rx_start), want;
 
-	if (size < hdr) {
-		want = hdr - have;
+	if (have == 0) {
+		want = s->ctx->read_span;
 	} else {
-		want = size > have ? size - have : 0;
+		size_t end = size < hdr ? hdr : size; /* the earliest this message can end */
+
+		want = end > have ? end - have : 0;
 		if (s->rx_fds_msg == SIZE_MAX)
-			want += hdr;
+			want += s->ctx->read_span;
 	}
 	if (want > SESSION_RX_SIZE - s->rx_end)
 		want = SESSION_RX_SIZE - s->rx_end;
@@ -235,8 +241,8 @@ static uint64_t now_us(void)
 }
 
 /*
- * Reads what the socket has, one recvmsg per message while messages keep coming (the rest of one and the
- * next one's header), and dispatches each whole message. A read shorter than asked means the socket was
+ * Reads what the socket has, one recvmsg per message of up to read_span bytes (and about one per message
+ * while messages keep coming), and dispatches each whole message. A read shorter than asked means the socket was
  * empty: back to epoll, which (level-triggered) reports anything that came since, unless the server
  * busy-polls (ctx->poll_us). After SESSION_MAX_READS reads it returns anyway, so that a client that never
  * stops sending cannot keep the event loop from a signal.

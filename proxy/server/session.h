@@ -16,7 +16,7 @@
 #define SESSION_MAX_DMA_OPS 16u   /* device DMA transfers outstanding at once */
 #define SESSION_MAX_DMA_MSGS 64u  /* DMA_READ/DMA_WRITE messages outstanding at once */
 #define SESSION_BUF_SIZE (VFIO_USER_MAX_MSG_SIZE + 64u)
-#define SESSION_READAHEAD 16u /* one recvmsg takes the next message's header with the rest of this one */
+#define SESSION_READAHEAD 64u /* more than any read may take past the current message (ctx->read_span) */
 #define SESSION_RX_SIZE (SESSION_BUF_SIZE + SESSION_READAHEAD)
 #define SESSION_MAX_READS 64u /* reads per wake-up: then back to the event loop, which may have a signal */
 
@@ -46,6 +46,7 @@ struct server_ctx {
 	int send_timeout_ms; /* the most one message of ours may take to leave, however the client reads it */
 	int stop_fd;         /* readable when the proxy must stop (the signalfd): a send waiting for room gives up; -1: none */
 	int poll_us;     /* busy-poll the client's socket this long before sleeping; 0: never */
+	size_t read_span; /* the smallest message that may carry fds: how far a read may reach (session.c) */
 	uint8_t *rx_buf; /* SESSION_RX_SIZE, allocated once: messages are dispatched in place */
 	uint8_t *tx_buf; /* SESSION_BUF_SIZE */
 	int epfd;        /* the event loop, or -1 (no fd can be watched) */
@@ -141,6 +142,8 @@ int session_send(struct session *s, const struct vfio_user_header *hdr, const vo
 		 size_t l2, int fd);
 
 /* dispatch.c */
+/* The size of the smallest message the command table lets carry fds (header included). */
+size_t dispatch_smallest_fd_message(void);
 int dispatch_message(struct session *s, const struct vfio_user_header *hdr, uint8_t *payload, size_t len, int *fds,
 		     unsigned int nfds, bool fds_truncated);
 

@@ -361,6 +361,42 @@ static int page_memfd(size_t size)
 	return mfd;
 }
 
+/* How far a read may reach: the smallest message that may carry fds is SET_IRQS's 36 bytes. */
+static void test_read_span_is_smallest_fd_message(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(f->ctx.read_span, sizeof(struct vfio_user_header) + sizeof(struct vfio_user_irq_set));
+	assert_true(f->ctx.read_span < sizeof(struct vfio_user_header) + sizeof(struct vfio_user_dma_map));
+	assert_true(f->ctx.read_span <= SESSION_READAHEAD);
+}
+
+/* Small messages pipelined in front of a map that carries an fd, all in one read: the fd is the map's. */
+static void test_fd_after_small_messages_in_one_read(void **state)
+{
+	struct fixture *f = *state;
+	struct vfio_user_dma_map map = dma_map_req(0x100000, 0x1000);
+	uint8_t buf[128], rep[64];
+	struct vfio_user_header h;
+	int mfd = page_memfd(0x1000);
+	size_t n, m;
+
+	negotiate(f);
+	n = build(f, buf, VFIO_USER_DEVICE_RESET, 0, NULL, 0);
+	send_bytes(f, buf, n, -1);
+	m = build(f, buf + n, VFIO_USER_DMA_MAP, 0, &map, sizeof(map));
+	send_bytes(f, buf + n, m, mfd);
+	close(mfd);
+	assert_int_equal(session_on_readable(&f->s), 0);
+	recv_reply(f, &h, rep, sizeof(rep));
+	assert_int_equal(h.cmd, VFIO_USER_DEVICE_RESET);
+	assert_int_equal(h.flags, VFIO_USER_F_TYPE_REPLY);
+	recv_reply(f, &h, rep, sizeof(rep));
+	assert_int_equal(h.cmd, VFIO_USER_DMA_MAP);
+	assert_int_equal(h.flags, VFIO_USER_F_TYPE_REPLY);
+	assert_non_null(dma_table_find(&f->s.windows, 0x100000)->vaddr);
+}
+
 /* A DMA_MAP and a REGION_READ in one sendmsg, the fd on its first byte: the fd is the map's. */
 static void test_fd_belongs_to_first_message_of_its_send(void **state)
 {
@@ -551,6 +587,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fds_mid_payload_drop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fd_on_message_read_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_messages_one_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_span_is_smallest_fd_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_after_small_messages_in_one_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fd_belongs_to_first_message_of_its_send, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fd_of_later_send_not_given_to_earlier, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_of_two_maps_one_fd, setup, teardown),
