@@ -242,8 +242,8 @@ static uint64_t now_us(void)
 
 /*
  * Reads what the socket has, one recvmsg per message of up to read_span bytes (and about one per message
- * while messages keep coming), and dispatches each whole message. A read shorter than asked means the socket was
- * empty: back to epoll, which (level-triggered) reports anything that came since, unless the server
+ * while messages keep coming), and dispatches each whole message. A read shorter than asked means the
+ * socket was empty: back to epoll, which (level-triggered) reports anything that came since, unless the server
  * busy-polls (ctx->poll_us). After SESSION_MAX_READS reads it returns anyway, so that a client that never
  * stops sending cannot keep the event loop from a signal.
  */
@@ -289,7 +289,8 @@ int session_on_readable(struct session *s)
 		s->rx_end += (size_t)n;
 		if (got_fds) {
 			if (s->rx_fds_msg != SIZE_MAX) {
-				/* cannot happen: reads stop at the end of a message whose fds are waiting */
+				/* this read took only the rest of the message whose fds wait: these came in its middle */
+				log_warn("client sent file descriptors in the middle of a message; disconnecting it");
 				return -EPROTO;
 			}
 			ret = claim_fds(s, from);
