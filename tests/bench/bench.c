@@ -20,7 +20,8 @@ static void usage(FILE *out)
 		"\n"
 		"Measures vfio-user-proxy (the emulated edu device) against baselines taken in the same run:\n"
 		"a minimal echo server on a socketpair driven by the same client library, raw socket streams,\n"
-		"memcpy. Prints a table (or JSON with --json) and which targets are met; never asserts them.\n"
+		"the minimal AF_UNIX ping-pong (one write and one read a side), memcpy. Prints a table (or JSON\n"
+		"with --json) and which targets are met; never asserts them.\n"
 		"\n"
 		"  --short       a few seconds: fewer samples, one round (CI checks that it runs)\n"
 		"  --json        JSON instead of the table\n"
@@ -148,7 +149,9 @@ static void describe(void)
 	section_describe("trapped", "trapped path: round trips through the client library (vuc_read32/vuc_write32 on BAR0 0x04)",
 			 "the echo server, forked on a socketpair and pinned like the proxy: per message one blocking "
 			 "recvmsg of the 16-byte header, one blocking recv of the payload, one sendmsg of the reply "
-			 "(request 32 B / reply 36 B for a read, 36 B / 32 B for a write)");
+			 "(request 32 B / reply 36 B for a read, 36 B / 32 B for a write); the raw client against it; and "
+			 "the minimal AF_UNIX ping-pong, the floor: a forked server doing one read of the request size "
+			 "and one write of the reply size a round, the client one write and one read");
 	section_describe("cpu", "server CPU time per round trip, and as a share of the batches' wall time "
 				"(/proc/PID/schedstat over the timed batches)",
 			 "the echo server, and the proxy without busy-poll");

@@ -51,7 +51,7 @@ extern int nplacements;
 int bench_memfd(size_t size, void **mem);
 
 /* ---- servers ---- */
-enum server_kind { SERVER_PROXY, SERVER_ECHO };
+enum server_kind { SERVER_PROXY, SERVER_ECHO, SERVER_PINGPONG };
 
 struct server {
 	enum server_kind kind;
@@ -59,6 +59,7 @@ struct server {
 	pid_t pid;
 	struct vuc *c;
 	int efd; /* the MSI eventfd: given to the proxy with SET_IRQS, inherited by the echo server */
+	int fd;  /* minimal ping-pong only: the client's end, a plain blocking socket */
 	/* proxy only */
 	char dir[64];
 	char sock[96];
@@ -66,6 +67,11 @@ struct server {
 
 /* sys.c: pin this process to pl->client_cpu and the server to pl->server_cpu. */
 void bench_place(struct server *srv, const struct placement *pl);
+/*
+ * sys.c: forks a server on one end of an AF_UNIX socketpair, pinned to cpu and killed when we exit. In the
+ * child s->pid is 0 and *fd the server's end; in the parent *fd is the client's end.
+ */
+int server_fork(struct server *s, int cpu, int *fd);
 /* Waits (up to 5 s) for an eventfd and consumes its count; drains one without waiting. */
 int bench_wait_efd(int efd);
 void bench_drain_efd(int efd);
@@ -83,6 +89,14 @@ int echo_launch(struct server *s, int cpu);
 /* Raw streams to the echo server (not through the client library): size bytes one way, a 16-byte header back. */
 int echo_push(struct server *s, const void *data, size_t size);
 int echo_pull(struct server *s, void *data, size_t size);
+
+/*
+ * pingpong.c: the minimal AF_UNIX ping-pong with the sizes of a 4-byte REGION_READ (32-byte request,
+ * 36-byte reply) or REGION_WRITE (36 / 32): per round one write and one read here, one read and one write
+ * in the forked server, nothing else.
+ */
+int pingpong_launch(struct server *s, int cpu, bool is_write);
+int pingpong_round(struct server *s, bool is_write);
 
 /* ---- report.c: samples, figures, targets ---- */
 struct samples {

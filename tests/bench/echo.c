@@ -2,14 +2,11 @@
 #include "bench.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "edu_model.h"
@@ -306,36 +303,21 @@ static void __attribute__((noreturn)) echo_loop(struct echo *e)
 
 int echo_launch(struct server *s, int cpu)
 {
-	int sv[2];
-	int ret;
+	int fd, ret;
 
 	memset(s, 0, sizeof(*s));
 	s->kind = SERVER_ECHO;
 	s->name = "echo";
-	s->efd = -1;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
-		return -errno;
 	s->efd = eventfd(0, EFD_CLOEXEC);
-	if (s->efd < 0) {
-		ret = -errno;
-		close(sv[0]);
-		close(sv[1]);
+	if (s->efd < 0)
+		return -errno;
+	ret = server_fork(s, cpu, &fd);
+	if (ret)
 		return ret;
-	}
-	s->pid = fork();
-	if (s->pid < 0) {
-		ret = -errno;
-		close(sv[0]);
-		close(sv[1]);
-		return ret;
-	}
 	if (s->pid == 0) {
 		static struct echo e;
 
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(sv[0]);
-		pin_pid(0, cpu);
-		e.fd = sv[1];
+		e.fd = fd;
 		e.efd = s->efd;
 		e.rx = malloc(ECHO_BUF);
 		e.zeros = calloc(1, VFIO_USER_SERVER_MAX_DATA_XFER);
@@ -344,11 +326,9 @@ int echo_launch(struct server *s, int cpu)
 		memset(e.rx, 0, ECHO_BUF); /* resident, as the proxy's buffers are after a warm-up */
 		echo_loop(&e);
 	}
-	pin_pid(s->pid, cpu);
-	close(sv[1]);
-	ret = vuc_from_fd(sv[0], &s->c);
+	ret = vuc_from_fd(fd, &s->c);
 	if (ret)
-		close(sv[0]);
+		close(fd);
 	return ret;
 }
 

@@ -149,6 +149,9 @@ void server_stop(struct server *s)
 	if (s->c)
 		vuc_close(s->c);
 	s->c = NULL;
+	if (s->kind == SERVER_PINGPONG && s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
 	if (s->pid > 0) {
 		kill(s->pid, s->kind == SERVER_PROXY ? SIGTERM : SIGKILL);
 		waitpid(s->pid, NULL, 0);

@@ -1,13 +1,16 @@
-/* sys.c: the benchmark's clocks, CPU pinning, per-process CPU time and resident memory, memfds. */
+/* sys.c: the benchmark's clocks, CPU pinning, forked servers on a socketpair, per-process CPU time and resident memory, memfds. */
 #include "bench.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -133,6 +136,32 @@ void bench_place(struct server *srv, const struct placement *pl)
 {
 	pin_pid(0, pl->client_cpu);
 	pin_pid(srv->pid, pl->server_cpu);
+}
+
+int server_fork(struct server *s, int cpu, int *fd)
+{
+	int sv[2], ret;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	s->pid = fork();
+	if (s->pid < 0) {
+		ret = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return ret;
+	}
+	if (s->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(sv[0]);
+		pin_pid(0, cpu);
+		*fd = sv[1];
+		return 0;
+	}
+	pin_pid(s->pid, cpu);
+	close(sv[1]);
+	*fd = sv[0];
+	return 0;
 }
 
 int bench_wait_efd(int efd)

@@ -12,7 +12,13 @@
 #define BAR0 VFIO_PCI_BAR0_REGION_INDEX
 #define WARMUP 200u
 
-enum op { OP_READ, OP_WRITE, OP_RAW_READ, OP_RAW_WRITE, OP_POSTED, OP_IRQ };
+enum op { OP_READ, OP_WRITE, OP_RAW_READ, OP_RAW_WRITE, OP_PP_READ, OP_PP_WRITE, OP_POSTED, OP_IRQ };
+
+/* The read or write of a family that starts with its read (OP_RAW_READ, OP_PP_READ) matching op. */
+static enum op twin(enum op read_op, enum op op)
+{
+	return (enum op)(read_op + (op == OP_WRITE));
+}
 
 /* One series: an operation against one server in one placement, sampled over interleaved rounds. */
 struct series {
@@ -68,6 +74,9 @@ static int one_op(struct server *srv, enum op op)
 	case OP_RAW_READ:
 	case OP_RAW_WRITE:
 		return raw_op(srv, op == OP_RAW_WRITE);
+	case OP_PP_READ:
+	case OP_PP_WRITE:
+		return pingpong_round(srv, op == OP_PP_WRITE);
 	case OP_POSTED:
 		return vuc_region_write(srv->c, BAR0, EDU_REG_LIVENESS, &v, sizeof(v), true);
 	case OP_IRQ:
@@ -157,9 +166,11 @@ static const char *op_name(enum op op)
 	switch (op) {
 	case OP_READ:
 	case OP_RAW_READ:
+	case OP_PP_READ:
 		return "4-byte REGION_READ round trip";
 	case OP_WRITE:
 	case OP_RAW_WRITE:
+	case OP_PP_WRITE:
 		return "4-byte REGION_WRITE round trip";
 	case OP_POSTED:
 		return "posted 4-byte REGION_WRITE";
@@ -196,20 +207,31 @@ static struct series *find(struct series *xs, unsigned int nx, const struct serv
 	return NULL;
 }
 
-/* Round trips, proxy against the echo server, in each placement (and the busy-polling proxy if given). */
+/*
+ * Round trips, proxy against the echo server and the minimal ping-pong (one server with the read's sizes,
+ * one with the write's), in each placement (and the busy-polling proxy if given).
+ */
 static int round_trips(struct server *proxy, struct server *echo, struct server *poll_proxy)
 {
 	struct series xs[24];
+	struct server pp[2] = { { .efd = -1, .fd = -1 }, { .efd = -1, .fd = -1 } };
 	unsigned int nx = 0;
 	size_t cap = (size_t)opt.rounds * opt.rt_iters;
 	char what[96];
-	int ret;
+	int ret = 0;
 
+	for (enum op op = OP_READ; op <= OP_WRITE && !ret; op++)
+		ret = pingpong_launch(&pp[op], placements[0].server_cpu, op == OP_WRITE);
+	if (ret) {
+		fprintf(stderr, "bench: cannot start the minimal ping-pong: %s\n", strerror(-ret));
+		goto out;
+	}
 	for (int p = 0; p < nplacements; p++) {
 		for (enum op op = OP_READ; op <= OP_WRITE; op++) {
 			add_series(xs, &nx, proxy, &placements[p], op, cap);
 			add_series(xs, &nx, echo, &placements[p], op, cap);
-			add_series(xs, &nx, echo, &placements[p], op == OP_READ ? OP_RAW_READ : OP_RAW_WRITE, cap);
+			add_series(xs, &nx, echo, &placements[p], twin(OP_RAW_READ, op), cap);
+			add_series(xs, &nx, &pp[op], &placements[p], twin(OP_PP_READ, op), cap);
 			if (poll_proxy)
 				add_series(xs, &nx, poll_proxy, &placements[p], op, cap);
 		}
@@ -222,12 +244,14 @@ static int round_trips(struct server *proxy, struct server *echo, struct server 
 
 		for (enum op op = OP_READ; op <= OP_WRITE; op++) {
 			struct series *x = find(xs, nx, proxy, pl, op), *e = find(xs, nx, echo, pl, op);
-			struct series *raw = find(xs, nx, echo, pl, op == OP_READ ? OP_RAW_READ : OP_RAW_WRITE);
+			struct series *raw = find(xs, nx, echo, pl, twin(OP_RAW_READ, op));
+			struct series *ping = find(xs, nx, &pp[op], pl, twin(OP_PP_READ, op));
 			struct figure *f;
 
 			f = figure_add("trapped", UNIT_NS, measure_latency(&x->s), "%s, %s", op_name(op), pl->name);
 			figure_base(f, "echo server, same client library", measure_latency(&e->s));
 			figure_base(f, "raw ping-pong: raw client, echo", measure_latency(&raw->s));
+			figure_base(f, "minimal AF_UNIX ping-pong", measure_latency(&ping->s));
 			snprintf(what, sizeof(what), "trapped %s, %s: proxy / echo (same client library)",
 				 op == OP_READ ? "read" : "write", pl->name);
 			report_target(what, figure_ratio(f, 0), 1.1, true, "x",
@@ -281,6 +305,8 @@ static int round_trips(struct server *proxy, struct server *echo, struct server 
 	}
 out:
 	free_series(xs, nx);
+	for (int i = 0; i < 2; i++)
+		server_stop(&pp[i]);
 	return ret;
 }
 
