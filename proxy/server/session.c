@@ -250,7 +250,7 @@ static uint64_t now_us(void)
 int session_on_readable(struct session *s)
 {
 	uint64_t poll_until = 0;
-	bool drained = false;
+	bool drained = false, exact = false;
 
 	for (unsigned int reads = 0;; reads++) {
 		size_t room, from;
@@ -263,10 +263,22 @@ int session_on_readable(struct session *s)
 			return ret;
 		if ((drained && !s->ctx->poll_us) || reads == SESSION_MAX_READS)
 			return 0;
+		/*
+		 * A read that took exactly what it asked and ended on a message's end (a 36-byte REGION_WRITE
+		 * fills read_span) does not say whether more waits. A client that waits for each reply (the
+		 * usual VMM) has sent nothing more: the next read would only find the socket empty, so go back
+		 * to epoll, which knows. Learned from the last such read, and tried again every
+		 * SESSION_EXACT_PROBE wake-ups so that a client that streams is noticed.
+		 */
+		if (exact && !s->ctx->poll_us && s->rx_start == s->rx_end && s->exact_waits &&
+		    ++s->exact_skips % SESSION_EXACT_PROBE)
+			return 0;
 		compact(s);
 		room = read_room(s);
 		from = s->rx_end;
 		n = recv_some(s, s->ctx->rx_buf + from, room, &got_fds);
+		if (exact)
+			s->exact_waits = n == -EAGAIN; /* what followed an exact read: nothing (a waiting client) */
 		if (n == -EAGAIN) {
 			/*
 			 * Busy-poll: keep reading for poll_us before sleeping in epoll again, so that a client on
@@ -298,6 +310,7 @@ int session_on_readable(struct session *s)
 				return ret;
 		}
 		drained = (size_t)n < room;
+		exact = !drained;
 	}
 }
 

@@ -19,6 +19,7 @@
 #define SESSION_READAHEAD 64u /* more than any read may take past the current message (ctx->read_span) */
 #define SESSION_RX_SIZE (SESSION_BUF_SIZE + SESSION_READAHEAD)
 #define SESSION_MAX_READS 64u /* reads per wake-up: then back to the event loop, which may have a signal */
+#define SESSION_EXACT_PROBE 16u /* after an exact read, read on anyway once in this many wake-ups */
 
 /* What the device looks like; read from the backend once, before the first client. */
 struct device_layout {
@@ -95,6 +96,8 @@ struct session {
 	struct dma_msg msgs[SESSION_MAX_DMA_MSGS];
 
 	uint64_t messages;
+	bool exact_waits;          /* after the last exact read the socket was empty (session_on_readable) */
+	unsigned int exact_skips;
 	uint64_t mapped_bytes; /* of the fd-backed windows: counted against ctx->max_dma_bytes */
 	bool warned_windows; /* limits are logged once per client */
 	bool warned_dma_busy;
