@@ -1,0 +1,112 @@
+/* fake_vfio.h: the fake VFIO kernel the VFIO backend tests run against (its state fk, the fd kinds it answers) and their shared fixture. */
+#ifndef TESTS_UNIT_FAKE_VFIO_H
+#define TESTS_UNIT_FAKE_VFIO_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/vfio.h>
+
+#include "backend/backend.h"
+
+#define BDF "0000:00:03.0"
+#define GROUP 7
+#define REGION_SHIFT 40
+#define REGION9 9
+#define MAX_CALLS 128
+#define MAX_MAPS 32
+#define MAX_VEC 64
+#define DEV_MEMFD_NAME "fake-vfio-device"
+#define CDEV_MEMFD_NAME "fake-vfio-cdev"
+#define IOAS_ID 2
+#define DEVID 5
+
+struct fake_region {
+	uint32_t flags;
+	uint64_t size;
+	uint8_t caps[256]; /* the chain as the kernel copies it out: offsets from the info struct's start */
+	size_t caps_len;
+};
+
+struct set_call {
+	uint32_t flags, index, start, count;
+	int32_t fds[MAX_VEC];
+};
+
+struct fake_map {
+	uint64_t iova, size, vaddr;
+	uint32_t flags;
+};
+
+/* The fake kernel: the device as a test sets it up, and what the proxy did to it. */
+struct fake {
+	char root[PATH_MAX];
+	uint32_t dev_flags;
+	uint32_t num_regions, num_irqs;
+	struct fake_region regions[16];
+	uint32_t irq_count[8], irq_flags[8];
+	bool viable, type1v2;
+	uint32_t hot_groups[4]; /* groups of the devices a hot reset touches; n_hot 0: no hot reset */
+	uint32_t n_hot;
+	int map_errno;
+
+	bool container_set, iommu_set;
+	struct set_call calls[MAX_CALLS];
+	unsigned int ncalls;
+	int irq_type; /* the enabled MSI/MSI-X/INTx index, -1 */
+	uint32_t num_ctx;
+	int ctx[MAX_VEC]; /* the kernel's references to the trigger eventfds */
+	struct fake_map maps[MAX_MAPS];
+	unsigned int nmaps, map_calls, unmap_calls;
+	unsigned int seq, reset_seq, unmap_seq; /* the order of the last reset and the last unmap */
+	unsigned int resets, hot_resets;
+
+	/* iommufd and the device cdev (fake_tree_iommufd) */
+	int cdev_memfd;        /* what dev/vfio/devices/vfio0 opens (through /proc/self/fd), or -1 */
+	bool cdev_bound;       /* VFIO_DEVICE_BIND_IOMMUFD done */
+	unsigned int binds;    /* BIND_IOMMUFD calls that succeeded */
+	unsigned int unsets;   /* VFIO_GROUP_UNSET_CONTAINER calls that succeeded */
+	uint32_t attached_pt;  /* VFIO_DEVICE_ATTACH_IOMMUFD_PT's pt_id, 0 none */
+	unsigned int ioas_allocs, hot_reset_empty;
+};
+
+extern struct fake fk;
+
+enum fd_kind { FD_OTHER, FD_CONTAINER, FD_GROUP, FD_DEVICE, FD_EVENTFD, FD_IOMMUFD, FD_CDEV };
+
+/* fake_vfio.c: the kernel's side */
+enum fd_kind fd_kind(int fd);
+uint16_t read_command(int fd);
+void fake_disable_msi(void);
+void fake_defaults(void);
+void fake_tree(const char *driver);
+void fake_tree_iommufd(const char *driver);
+
+/* fake_vfio_fixture.c: the tests' side */
+struct fixture {
+	struct device_backend *b;
+	int fds_before;
+};
+
+struct served {
+	struct server *srv;
+	pthread_t thread;
+	char sock[PATH_MAX + 16];
+};
+
+int create_as(struct fixture *f, const char *device, bool trap_bars, enum vfio_iommu_kind kind);
+int create(struct fixture *f, bool trap_bars);
+int setup(void **state);
+int teardown(void **state);
+struct device_backend *create_ok(struct fixture *f, bool trap_bars);
+struct device_backend *create_iommufd(struct fixture *f, enum vfio_iommu_kind kind);
+bool fd_open(int fd);
+bool same_eventfd(int e, int k);
+int open_eventfd(void);
+void dup_all(const int *src, int *dst, uint32_t n);
+void *serve(void *arg);
+
+#endif

@@ -1,0 +1,143 @@
+/* fake_vfio_fixture.c: the VFIO backend tests' shared fixture: set-up and teardown around the fake kernel (fd leak check), creating the backend on it, eventfd and fd helpers, the server thread. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fake_vfio.h"
+#include "server/server.h"
+#include "util/log.h"
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+int create_as(struct fixture *f, const char *device, bool trap_bars, enum vfio_iommu_kind kind)
+{
+	char sysfs[PATH_MAX + 8], dev[PATH_MAX + 8];
+	struct vfio_backend_options o = { .device = device, .trap_bars = trap_bars, .iommu = kind };
+
+	snprintf(sysfs, sizeof(sysfs), "%s/sys", fk.root);
+	snprintf(dev, sizeof(dev), "%s/dev", fk.root);
+	o.sysfs_root = sysfs;
+	o.dev_root = dev;
+	return vfio_backend_create(&o, &f->b);
+}
+
+int create(struct fixture *f, bool trap_bars)
+{
+	return create_as(f, BDF, trap_bars, VFIO_IOMMU_KIND_LEGACY);
+}
+
+int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	log_threshold = LOG_LVL_WARN;
+	fake_defaults();
+	strcpy(fk.root, "/tmp/vfio-backend-XXXXXX");
+	if (!mkdtemp(fk.root))
+		return -1;
+	f->fds_before = count_fds();
+	*state = f;
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+int teardown(void **state)
+{
+	struct fixture *f = *state;
+	int leaked;
+
+	if (f->b)
+		f->b->ops->destroy(f->b);
+	fake_disable_msi();
+	if (fk.cdev_memfd >= 0)
+		close(fk.cdev_memfd);
+	nftw(fk.root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	leaked = count_fds() - f->fds_before;
+	free(f);
+	if (leaked) {
+		print_error("%d file descriptors leaked\n", leaked);
+		return -1;
+	}
+	return 0;
+}
+
+struct device_backend *create_ok(struct fixture *f, bool trap_bars)
+{
+	fake_tree("vfio-pci");
+	assert_int_equal(create(f, trap_bars), 0);
+	return f->b;
+}
+
+bool fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+/* Whether eventfd e reaches the kernel's reference k: a count written to one is read from the other. */
+bool same_eventfd(int e, int k)
+{
+	uint64_t v = 7, got = 0;
+
+	if (e < 0 || k < 0 || write(e, &v, sizeof(v)) != sizeof(v))
+		return false;
+	return read(k, &got, sizeof(got)) == sizeof(got) && got == 7;
+}
+
+int open_eventfd(void)
+{
+	int e = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	assert_true(e >= 0);
+	return e;
+}
+
+/* The backend owns what it is given: hand it copies. */
+void dup_all(const int *src, int *dst, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		dst[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 0);
+}
+
+void *serve(void *arg)
+{
+	struct served *s = arg;
+
+	server_run(s->srv);
+	return NULL;
+}
+
+struct device_backend *create_iommufd(struct fixture *f, enum vfio_iommu_kind kind)
+{
+	fake_tree_iommufd("vfio-pci");
+	assert_int_equal(create_as(f, BDF, false, kind), 0);
+	return f->b;
+}
