@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -91,10 +92,12 @@ struct fixture {
 	int fds_before;
 };
 
+/* The real server on its own thread, serving fk.root/proxy.sock. */
 struct served {
 	struct server *srv;
 	pthread_t thread;
 	char sock[PATH_MAX + 16];
+	sigset_t old; /* the signal mask before serve_start */
 };
 
 int create_as(struct fixture *f, const char *device, bool trap_bars, enum vfio_iommu_kind kind);
@@ -107,6 +110,7 @@ bool fd_open(int fd);
 bool same_eventfd(int e, int k);
 int open_eventfd(void);
 void dup_all(const int *src, int *dst, uint32_t n);
-void *serve(void *arg);
+void serve_start(struct served *sv, struct device_backend *b);
+void serve_stop(struct served *sv);
 
 #endif

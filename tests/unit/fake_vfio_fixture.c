@@ -1,4 +1,4 @@
-/* fake_vfio_fixture.c: the VFIO backend tests' shared fixture: set-up and teardown around the fake kernel (fd leak check), creating the backend on it, eventfd and fd helpers, the server thread. */
+/* fake_vfio_fixture.c: the VFIO backend tests' shared fixture: set-up and teardown around the fake kernel (fd leak check), creating the backend on it, eventfd and fd helpers, the real server on a thread. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,12 +128,36 @@ void dup_all(const int *src, int *dst, uint32_t n)
 		dst[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 0);
 }
 
-void *serve(void *arg)
+static void *serve(void *arg)
 {
 	struct served *s = arg;
 
 	server_run(s->srv);
 	return NULL;
+}
+
+void serve_start(struct served *sv, struct device_backend *b)
+{
+	struct server_options so;
+	sigset_t mask;
+
+	snprintf(sv->sock, sizeof(sv->sock), "%s/proxy.sock", fk.root);
+	server_options_init(&so);
+	so.socket_path = sv->sock;
+	assert_int_equal(server_create(&so, b, &sv->srv), 0);
+	/* the server thread takes SIGTERM through its signalfd: keep it blocked everywhere */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &mask, &sv->old);
+	assert_int_equal(pthread_create(&sv->thread, NULL, serve, sv), 0);
+}
+
+void serve_stop(struct served *sv)
+{
+	pthread_kill(sv->thread, SIGTERM);
+	pthread_join(sv->thread, NULL);
+	pthread_sigmask(SIG_SETMASK, &sv->old, NULL);
+	server_destroy(sv->srv);
 }
 
 struct device_backend *create_iommufd(struct fixture *f, enum vfio_iommu_kind kind)

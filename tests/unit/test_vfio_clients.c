@@ -6,7 +6,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -15,14 +14,12 @@
 
 #include "client/client.h"
 #include "fake_vfio.h"
-#include "server/server.h"
 
 static void test_through_server(void **state)
 {
 	struct fixture *f = *state;
 	struct device_backend *b = create_ok(f, false);
 	struct served sv;
-	struct server_options so;
 	struct vuc *c;
 	struct vuc_server_caps caps;
 	struct vfio_user_device_info info;
@@ -31,17 +28,8 @@ static void test_through_server(void **state)
 	size_t clen;
 	int e[20], fd, mem;
 	uint32_t id;
-	sigset_t mask, old;
 
-	snprintf(sv.sock, sizeof(sv.sock), "%s/proxy.sock", fk.root);
-	server_options_init(&so);
-	so.socket_path = sv.sock;
-	assert_int_equal(server_create(&so, b, &sv.srv), 0);
-	/* the server thread takes SIGTERM through its signalfd: keep it blocked everywhere */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &mask, &old);
-	assert_int_equal(pthread_create(&sv.thread, NULL, serve, &sv), 0);
+	serve_start(&sv, b);
 
 	assert_int_equal(vuc_connect(sv.sock, &c), 0);
 	assert_int_equal(vuc_negotiate(c, &caps), 0);
@@ -87,10 +75,7 @@ static void test_through_server(void **state)
 
 	/* the client goes without unmapping: the window is unmapped, the device quiet and reset */
 	vuc_close(c);
-	pthread_kill(sv.thread, SIGTERM);
-	pthread_join(sv.thread, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	server_destroy(sv.srv);
+	serve_stop(&sv);
 	assert_int_equal(fk.nmaps, 0);
 	assert_int_equal(fk.irq_type, -1);
 	assert_int_equal(fk.resets, 2);

@@ -6,7 +6,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -16,7 +15,6 @@
 #include "client/client.h"
 #include "fake_vfio.h"
 #include "server/dma_table.h"
-#include "server/server.h"
 
 static void test_iommufd_auto(void **state)
 {
@@ -184,23 +182,14 @@ static void test_iommufd_through_server(void **state)
 	struct fixture *f = *state;
 	struct device_backend *b = create_iommufd(f, VFIO_IOMMU_KIND_AUTO);
 	struct served sv;
-	struct server_options so;
 	struct vuc *c;
 	struct vuc_server_caps caps;
 	struct vfio_user_region_info rinfo;
 	uint8_t cbuf[256];
 	size_t clen;
 	int fd, mem;
-	sigset_t mask, old;
 
-	snprintf(sv.sock, sizeof(sv.sock), "%s/proxy.sock", fk.root);
-	server_options_init(&so);
-	so.socket_path = sv.sock;
-	assert_int_equal(server_create(&so, b, &sv.srv), 0);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &mask, &old);
-	assert_int_equal(pthread_create(&sv.thread, NULL, serve, &sv), 0);
+	serve_start(&sv, b);
 
 	mem = memfd_create("guest-ram", MFD_CLOEXEC);
 	assert_int_equal(ftruncate(mem, 1 << 20), 0);
@@ -219,10 +208,7 @@ static void test_iommufd_through_server(void **state)
 		assert_int_equal(fk.nmaps, 1);
 		vuc_close(c);
 	}
-	pthread_kill(sv.thread, SIGTERM);
-	pthread_join(sv.thread, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	server_destroy(sv.srv);
+	serve_stop(&sv);
 	assert_int_equal(fk.nmaps, 0);
 	assert_int_equal(fk.map_calls, 20);
 	assert_int_equal(fk.unmap_calls, 20);
