@@ -27,6 +27,38 @@ long test_now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int proxy_add_args(struct proxy_proc *p, const char **argv, int n, int max)
+{
+#ifdef __SANITIZE_ADDRESS__
+	/* ASan's leak check at exit needs ptrace, which the (default) seccomp filter refuses. */
+	if (n >= 2 && n < max - 1 && (strcmp(argv[1], "emulate") == 0 || strcmp(argv[1], "export") == 0))
+		argv[n++] = "--no-seccomp";
+#endif
+	/* PROXY_ARGS (space-separated) runs whole suites under extra options, e.g. --no-seccomp. */
+	if (getenv("PROXY_ARGS")) {
+		snprintf(p->env_args, sizeof(p->env_args), "%s", getenv("PROXY_ARGS"));
+		for (char *save = NULL, *tok = strtok_r(p->env_args, " ", &save); tok && n < max - 1;
+		     tok = strtok_r(NULL, " ", &save))
+			argv[n++] = tok;
+	}
+	argv[n] = NULL;
+	return n;
+}
+
+bool proxy_log_contains(const struct proxy_proc *p, const char *needle)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen(p->log_path, "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
 int proxy_start(struct proxy_proc *p, const char *const *extra_args)
 {
 	const char *bin = getenv("PROXY_BIN");
@@ -50,18 +82,7 @@ int proxy_start(struct proxy_proc *p, const char *const *extra_args)
 	argv[n++] = p->socket_path;
 	for (int i = 0; extra_args && extra_args[i] && n < 24; i++)
 		argv[n++] = extra_args[i];
-#ifdef __SANITIZE_ADDRESS__
-	/* ASan's leak check at exit needs ptrace, which the (default) seccomp filter refuses. */
-	argv[n++] = "--no-seccomp";
-#endif
-	/* PROXY_ARGS (space-separated) runs whole suites under extra options, e.g. --seccomp. */
-	if (getenv("PROXY_ARGS")) {
-		snprintf(p->env_args, sizeof(p->env_args), "%s", getenv("PROXY_ARGS"));
-		for (char *save = NULL, *tok = strtok_r(p->env_args, " ", &save); tok && n < 30;
-		     tok = strtok_r(NULL, " ", &save))
-			argv[n++] = tok;
-	}
-	argv[n] = NULL;
+	n = proxy_add_args(p, argv, n, 32);
 	p->pid = fork();
 	if (p->pid < 0)
 		return -errno;

@@ -16,6 +16,13 @@ struct proxy_proc {
 	char env_args[256];
 };
 
+/*
+ * Ends an argv for the proxy (argv[0] the binary, argv[1] the command, n entries so far, room for max):
+ * --no-seccomp for a serving command under ASan, then $PROXY_ARGS, then the NULL. Returns the new count.
+ */
+int proxy_add_args(struct proxy_proc *p, const char **argv, int n, int max);
+/* Whether the proxy's log has a line containing needle. */
+bool proxy_log_contains(const struct proxy_proc *p, const char *needle);
 /* Starts `vfio-user-proxy emulate --socket-path DIR/sock` plus extra args (NULL-terminated), waits for the socket. */
 int proxy_start(struct proxy_proc *p, const char *const *extra_args);
 /* SIGTERM, wait; returns the exit status (0 clean), and checks the socket file is gone (-EEXIST if not). */

@@ -145,18 +145,7 @@ static void spawn_proxy(struct proxy_proc *p, const char *const *args, int inher
 	argv[n++] = proxy_bin();
 	for (int i = 0; args[i] && n < 16; i++)
 		argv[n++] = args[i];
-#ifdef __SANITIZE_ADDRESS__
-	/* ASan's leak check at exit needs ptrace, which the (default) seccomp filter refuses. */
-	if (strcmp(args[0], "emulate") == 0 || strcmp(args[0], "export") == 0)
-		argv[n++] = "--no-seccomp";
-#endif
-	if (getenv("PROXY_ARGS")) {
-		snprintf(p->env_args, sizeof(p->env_args), "%s", getenv("PROXY_ARGS"));
-		for (char *save = NULL, *tok = strtok_r(p->env_args, " ", &save); tok && n < 31;
-		     tok = strtok_r(NULL, " ", &save))
-			argv[n++] = tok;
-	}
-	argv[n] = NULL;
+	n = proxy_add_args(p, argv, n, 32);
 	p->pid = fork();
 	assert_true(p->pid >= 0);
 	if (p->pid == 0) {
@@ -585,20 +574,6 @@ static ssize_t read_some(int fd)
 	return n < 0 ? -errno : n;
 }
 
-static bool log_contains(const struct proxy_proc *p, const char *needle)
-{
-	char line[1024];
-	bool found = false;
-	FILE *f = fopen(p->log_path, "r");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
-}
-
 /*
  * SIGTERM while the proxy sends replies to a client that takes 32 KiB every 500 ms (each wait for room
  * ends with some progress): the proxy must not finish its sends first, it exits 0 within 3 s.
@@ -667,7 +642,7 @@ static void test_reply_deadline_is_total(void **state)
 		n = read_some(fd);
 	} while (n > 0 && test_now_ms() < deadline);
 	assert_true(n == 0 || n == -ECONNRESET);
-	assert_true(log_contains(&L.a, "has not read our message within"));
+	assert_true(proxy_log_contains(&L.a, "has not read our message within"));
 	vuc_close(L.c1);
 	L.c1 = NULL;
 	L.c2 = proxy_client(&L.a);

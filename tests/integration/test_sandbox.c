@@ -43,20 +43,6 @@ static long status_field(pid_t pid, const char *key)
 	return v;
 }
 
-static bool log_contains(const struct proxy_proc *p, const char *needle)
-{
-	char line[512];
-	bool found = false;
-	FILE *f = fopen(p->log_path, "r");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
-}
-
 /* A client run that touches every serving path: VERSION, regions, MSI, fd-backed and fd-less DMA. */
 static void exercise(struct proxy_proc *p)
 {
@@ -128,7 +114,7 @@ static void test_user_and_seccomp(void **state)
 	if (!getenv("PROXY_ARGS"))
 		assert_int_equal(status_field(p.pid, "Seccomp"), seccomp_mode);
 	assert_true(proxy_alive(&p));
-	assert_true(log_contains(&p, "running as user nobody"));
+	assert_true(proxy_log_contains(&p, "running as user nobody"));
 	assert_int_equal(proxy_stop(&p), 0);
 }
 
@@ -165,7 +151,7 @@ static void test_confined_by_default(void **state)
 #ifndef __SANITIZE_ADDRESS__
 	if (!getenv("PROXY_ARGS")) {
 		assert_int_equal(status_field(p.pid, "Seccomp"), 2);
-		assert_true(log_contains(&p, "seccomp: "));
+		assert_true(proxy_log_contains(&p, "seccomp: "));
 	}
 #endif
 	assert_int_equal(proxy_stop(&p), 0);
@@ -185,7 +171,7 @@ static void test_allow_uid_refuses(void **state)
 	assert_true(vuc_negotiate(c, &caps) < 0); /* closed before any message is read */
 	vuc_close(c);
 	assert_int_equal(proxy_wait_fds(&p, base, 2000), base);
-	assert_true(log_contains(&p, "refused a client: pid"));
+	assert_true(proxy_log_contains(&p, "refused a client: pid"));
 	assert_int_equal(proxy_stop(&p), 0);
 }
 
@@ -212,7 +198,7 @@ static void test_bad_user(void **state)
 			usleep(10000);
 	}
 	assert_false(proxy_alive(&p));
-	assert_true(log_contains(&p, "no such user"));
+	assert_true(proxy_log_contains(&p, "no such user"));
 	proxy_kill(&p);
 }
 
@@ -283,7 +269,7 @@ static void test_stray_sigbus_under_seccomp(void **state)
 		proxy_dump_log(&S);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGBUS);
-	assert_false(log_contains(&S, "seccomp stopped"));
+	assert_false(proxy_log_contains(&S, "seccomp stopped"));
 }
 
 /* Becomes nobody (as a child about to exec or probe): exits 126 if it cannot. */
@@ -314,16 +300,7 @@ static void spawn_as_nobody(struct proxy_proc *p)
 	argv[n++] = "emulate";
 	argv[n++] = "--socket-path";
 	argv[n++] = p->socket_path;
-#ifdef __SANITIZE_ADDRESS__
-	argv[n++] = "--no-seccomp"; /* as the harness: ASan's leak check at exit needs ptrace */
-#endif
-	if (getenv("PROXY_ARGS")) {
-		snprintf(p->env_args, sizeof(p->env_args), "%s", getenv("PROXY_ARGS"));
-		for (char *save = NULL, *tok = strtok_r(p->env_args, " ", &save); tok && n < 15;
-		     tok = strtok_r(NULL, " ", &save))
-			argv[n++] = tok;
-	}
-	argv[n] = NULL;
+	n = proxy_add_args(p, argv, n, 16);
 	p->pid = fork();
 	assert_true(p->pid >= 0);
 	if (p->pid == 0) {
