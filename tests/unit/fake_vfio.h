@@ -12,6 +12,7 @@
 #include <linux/vfio.h>
 
 #include "backend/backend.h"
+#include "backend/dma_window.h"
 
 #define BDF "0000:00:03.0"
 #define GROUP 7
@@ -112,5 +113,9 @@ int open_eventfd(void);
 void dup_all(const int *src, int *dst, uint32_t n);
 void serve_start(struct served *sv, struct device_backend *b);
 void serve_stop(struct served *sv);
+
+/* Maps a read-write window of anonymous memory at 0x100000 (0x2000 bytes) and checks that the fake
+ * IOMMU holds exactly that mapping; the window and its memory (0x4000 bytes) are returned. */
+struct dma_window map_anon_window(struct device_backend *b, void **mem);
 
 #endif

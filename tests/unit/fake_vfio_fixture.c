@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -165,4 +166,21 @@ struct device_backend *create_iommufd(struct fixture *f, enum vfio_iommu_kind ki
 	fake_tree_iommufd("vfio-pci");
 	assert_int_equal(create_as(f, BDF, false, kind), 0);
 	return f->b;
+}
+
+struct dma_window map_anon_window(struct device_backend *b, void **mem)
+{
+	const uint32_t rw = VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE;
+	struct dma_window w = { .iova = 0x100000, .size = 0x2000, .prot = rw, .fd = -1 };
+
+	*mem = mmap(NULL, 0x4000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(*mem != MAP_FAILED);
+	w.vaddr = *mem;
+	assert_int_equal(b->ops->dma_map(b, &w), 0);
+	assert_int_equal(fk.nmaps, 1);
+	assert_int_equal(fk.maps[0].iova, 0x100000);
+	assert_int_equal(fk.maps[0].size, 0x2000);
+	assert_int_equal(fk.maps[0].vaddr, (uintptr_t)*mem);
+	assert_int_equal(fk.maps[0].flags, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	return w;
 }

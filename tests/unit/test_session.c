@@ -361,6 +361,17 @@ static int page_memfd(size_t size)
 	return mfd;
 }
 
+/* The next reply is a success for cmd. */
+static void expect_ok(struct fixture *f, uint16_t cmd)
+{
+	struct vfio_user_header h;
+	uint8_t rep[64];
+
+	recv_reply(f, &h, rep, sizeof(rep));
+	assert_int_equal(h.cmd, cmd);
+	assert_int_equal(h.flags, VFIO_USER_F_TYPE_REPLY);
+}
+
 /* How far a read may reach: the smallest message that may carry fds is SET_IRQS's 36 bytes. */
 static void test_read_span_is_smallest_fd_message(void **state)
 {
@@ -376,8 +387,7 @@ static void test_fd_after_small_messages_in_one_read(void **state)
 {
 	struct fixture *f = *state;
 	struct vfio_user_dma_map map = dma_map_req(0x100000, 0x1000);
-	uint8_t buf[128], rep[64];
-	struct vfio_user_header h;
+	uint8_t buf[128];
 	int mfd = page_memfd(0x1000);
 	size_t n, m;
 
@@ -388,12 +398,8 @@ static void test_fd_after_small_messages_in_one_read(void **state)
 	send_bytes(f, buf + n, m, mfd);
 	close(mfd);
 	assert_int_equal(session_on_readable(&f->s), 0);
-	recv_reply(f, &h, rep, sizeof(rep));
-	assert_int_equal(h.cmd, VFIO_USER_DEVICE_RESET);
-	assert_int_equal(h.flags, VFIO_USER_F_TYPE_REPLY);
-	recv_reply(f, &h, rep, sizeof(rep));
-	assert_int_equal(h.cmd, VFIO_USER_DMA_MAP);
-	assert_int_equal(h.flags, VFIO_USER_F_TYPE_REPLY);
+	expect_ok(f, VFIO_USER_DEVICE_RESET);
+	expect_ok(f, VFIO_USER_DMA_MAP);
 	assert_non_null(dma_table_find(&f->s.windows, 0x100000)->vaddr);
 }
 
@@ -403,8 +409,7 @@ static void test_fd_belongs_to_first_message_of_its_send(void **state)
 	struct fixture *f = *state;
 	struct vfio_user_dma_map map = dma_map_req(0x100000, 0x1000);
 	struct vfio_user_region_access rd = { .offset = EDU_REG_ID, .region = 0, .count = 4 };
-	uint8_t buf[128], rep[64];
-	struct vfio_user_header h;
+	uint8_t buf[128];
 	int mfd = page_memfd(0x1000);
 	size_t n;
 
@@ -414,13 +419,9 @@ static void test_fd_belongs_to_first_message_of_its_send(void **state)
 	send_bytes(f, buf, n, mfd);
 	close(mfd);
 	assert_int_equal(session_on_readable(&f->s), 0);
-	recv_reply(f, &h, rep, sizeof(rep));
-	assert_int_equal(h.cmd, VFIO_USER_DMA_MAP);
-	assert_int_equal(h.flags, VFIO_USER_F_TYPE_REPLY);
+	expect_ok(f, VFIO_USER_DMA_MAP);
 	assert_non_null(dma_table_find(&f->s.windows, 0x100000)->vaddr); /* backed by the fd */
-	recv_reply(f, &h, rep, sizeof(rep));
-	assert_int_equal(h.cmd, VFIO_USER_REGION_READ);
-	assert_int_equal(h.flags, VFIO_USER_F_TYPE_REPLY);
+	expect_ok(f, VFIO_USER_REGION_READ);
 }
 
 /* Two sends queued before the server reads: a map without fd, then a map with one. Each keeps its own. */

@@ -97,17 +97,10 @@ static void test_iommufd_dma(void **state)
 	struct fixture *f = *state;
 	struct device_backend *b = create_iommufd(f, VFIO_IOMMU_KIND_IOMMUFD);
 	const uint32_t rw = VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE;
-	void *mem = mmap(NULL, 0x4000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct dma_window w = { .iova = 0x100000, .size = 0x2000, .prot = rw, .fd = -1, .vaddr = mem };
-
-	assert_true(mem != MAP_FAILED);
+	void *mem;
 	/* at the client's IOVA exactly */
-	assert_int_equal(b->ops->dma_map(b, &w), 0);
-	assert_int_equal(fk.nmaps, 1);
-	assert_int_equal(fk.maps[0].iova, 0x100000);
-	assert_int_equal(fk.maps[0].size, 0x2000);
-	assert_int_equal(fk.maps[0].vaddr, (uintptr_t)mem);
-	assert_int_equal(fk.maps[0].flags, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	struct dma_window w = map_anon_window(b, &mem);
+
 	assert_int_equal(b->ops->dma_map(b, &w), -EEXIST);
 	b->ops->dma_unmap(b, &w);
 	assert_int_equal(fk.nmaps, 0);
