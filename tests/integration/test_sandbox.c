@@ -209,8 +209,13 @@ static struct proxy_proc S;
 
 static int case_teardown(void **state)
 {
+	char copy[sizeof(S.dir) + 32];
+
 	if (S.pid > 0)
 		proxy_dump_log(&S);
+	snprintf(copy, sizeof(copy), "%s/vfio-user-proxy", S.dir);
+	if (S.dir[0])
+		unlink(copy); /* spawn_as_nobody's copy of the binary, so that the directory goes too */
 	proxy_kill(&S);
 	memset(&S, 0, sizeof(S));
 	return 0;
@@ -282,10 +287,26 @@ static void become_nobody(void)
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* after setuid, which clears it */
 }
 
+/* Copies the proxy binary to path (mode 0755): the checkout may sit in a directory nobody cannot enter. */
+static void copy_binary(const char *from, const char *path)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC), out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	char buf[65536];
+	ssize_t n;
+
+	assert_true(in >= 0 && out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	assert_int_equal(n, 0);
+	close(in);
+	assert_int_equal(close(out), 0);
+}
+
 /* Starts the proxy as nobody from the start (no --user): p->dir writable by it, stdin /dev/null. */
 static void spawn_as_nobody(struct proxy_proc *p)
 {
 	const char *bin = getenv("PROXY_BIN");
+	static char copy[sizeof(p->dir) + 32];
 	const char *argv[16];
 	int n = 0;
 	long deadline;
@@ -296,7 +317,9 @@ static void spawn_as_nobody(struct proxy_proc *p)
 	assert_int_equal(chmod(p->dir, 0777), 0);
 	snprintf(p->socket_path, sizeof(p->socket_path), "%s/sock", p->dir);
 	snprintf(p->log_path, sizeof(p->log_path), "%s/log", p->dir);
-	argv[n++] = bin ? bin : "build/dbg/vfio-user-proxy";
+	snprintf(copy, sizeof(copy), "%s/vfio-user-proxy", p->dir);
+	copy_binary(bin ? bin : "build/dbg/vfio-user-proxy", copy);
+	argv[n++] = copy;
 	argv[n++] = "emulate";
 	argv[n++] = "--socket-path";
 	argv[n++] = p->socket_path;
