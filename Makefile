@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= gcc
 
-PKGS := json-c libseccomp
+PKGS := json-c libseccomp libkmod libudev
 DEPS_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 DEPS_LIBS := $(shell pkg-config --libs $(PKGS))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
@@ -33,8 +33,9 @@ CORE_SRCS := $(wildcard proxy/server/*.c proxy/backend/*.c proxy/model/*.c proxy
 CLIENT_SRCS := $(wildcard proxy/client/*.c)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/%.o)
-MAIN_SRCS := proxy/main.c $(wildcard proxy/cli/*.c)
-MAIN_OBJ := $(MAIN_SRCS:%.c=$(BUILD)/%.o)
+CLI_SRCS := $(wildcard proxy/cli/*.c)
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/proxy/main.o
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 INTEG_SRCS := $(wildcard tests/integration/test_*.c)
@@ -46,6 +47,7 @@ TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(BUILD)/%.o)
 PROXY := $(BUILD)/vfio-user-proxy
 LIBCORE := $(BUILD)/libproxy-core.a
 LIBCLIENT := $(BUILD)/libvfio-user-client.a
+LIBCLI := $(BUILD)/libproxy-cli.a
 
 # Each test bench under tests/ may bring a .mk with its own targets; it appends to CHECK_TARGETS what
 # `make check` (the README's test command, run by CI) must run as well.
@@ -68,11 +70,16 @@ $(LIBCLIENT): $(CLIENT_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(PROXY): $(MAIN_OBJ) $(LIBCLIENT) $(LIBCORE)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(MAIN_OBJ) $(LIBCLIENT) $(LIBCORE) $(DEPS_LIBS)
+# The commands (everything of the command line but main.c), a library too so unit tests reach them.
+$(LIBCLI): $(CLI_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJS) $(LIBCLIENT) $(LIBCORE)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(LIBCLIENT) $(LIBCORE) $(DEPS_LIBS) $(CMOCKA_LIBS)
+$(PROXY): $(MAIN_OBJ) $(LIBCLI) $(LIBCLIENT) $(LIBCORE)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(MAIN_OBJ) $(LIBCLI) $(LIBCLIENT) $(LIBCORE) $(DEPS_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJS) $(LIBCLI) $(LIBCLIENT) $(LIBCORE)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(LIBCLI) $(LIBCLIENT) $(LIBCORE) $(DEPS_LIBS) $(CMOCKA_LIBS)
 
 # The fake VFIO kernel defines ioctl() for its whole binary: only the VFIO backend's tests link it.
 FAKE_VFIO_OBJS := $(BUILD)/tests/unit/fake_vfio.o $(BUILD)/tests/unit/fake_vfio_fixture.o

@@ -17,12 +17,23 @@ static void usage(FILE *out)
 		"  emulate [--device edu] --socket-path PATH   serve the software-emulated edu device\n"
 		"  export DEVICE --socket-path PATH            serve a real PCI device bound to vfio-pci\n"
 		"  probe SOCKET [--json]                        describe the device behind a vfio-user socket\n"
+		"  bind DEVICE...                               bind PCI devices to vfio-pci (loading it if needed)\n"
+		"  unbind DEVICE...                             give them back to the driver they had before bind\n"
+		"  watch [--dir DIR]                            export every device bound to vfio-pci, as it comes\n"
 		"\n"
 		"options:\n"
 		"  --log-level error|warn|info|debug   how much to log on stderr (default info)\n"
 		"  --version                           print the version\n"
 		"  --help                              this text; COMMAND --help for a command's options\n");
 }
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+	{ "emulate", cmd_emulate }, { "export", cmd_export }, { "probe", cmd_probe },
+	{ "bind", cmd_bind },       { "unbind", cmd_unbind }, { "watch", cmd_watch },
+};
 
 int main(int argc, char **argv)
 {
@@ -62,12 +73,9 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	optind = 0; /* the subcommand parses its own options from scratch */
-	if (strcmp(argv[0], "emulate") == 0)
-		return cmd_emulate(argc, argv);
-	if (strcmp(argv[0], "export") == 0)
-		return cmd_export(argc, argv);
-	if (strcmp(argv[0], "probe") == 0)
-		return cmd_probe(argc, argv);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			return commands[i].run(argc, argv);
 	fprintf(stderr, "vfio-user-proxy: unknown command '%s'; see vfio-user-proxy --help\n", argv[0]);
 	return 2;
 }

@@ -6,5 +6,8 @@
 int cmd_emulate(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_bind(int argc, char **argv);
+int cmd_unbind(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 #endif /* CLI_COMMANDS_H */
