@@ -130,8 +130,7 @@ static bool has_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* vfio-pci itself, or a vendor's variant of it (mlx5_vfio_pci, hisi_acc_vfio_pci, ...): the same uAPI. */
-static bool driver_is_vfio_pci(const char *drv)
+bool vfio_driver_is_vfio_pci(const char *drv)
 {
 	size_t n = strlen(drv);
 
@@ -140,10 +139,9 @@ static bool driver_is_vfio_pci(const char *drv)
 	return n > 8 && (strcmp(drv + n - 8, "vfio_pci") == 0 || strcmp(drv + n - 8, "vfio-pci") == 0);
 }
 
-/* Drivers the kernel lets share an IOMMU group with a VFIO user: they do no DMA of their own. */
-static bool driver_allowed_in_group(const char *drv)
+bool vfio_driver_allowed_in_group(const char *drv)
 {
-	return driver_is_vfio_pci(drv) || strcmp(drv, "pci-stub") == 0 || strcmp(drv, "pcieport") == 0;
+	return vfio_driver_is_vfio_pci(drv) || strcmp(drv, "pci-stub") == 0 || strcmp(drv, "pcieport") == 0;
 }
 
 /* A path under "/sys/" (or the configured sysfs root) ending in a PCI address. */
@@ -194,9 +192,8 @@ static int resolve_cdev(const char *arg, const struct vfio_paths *p, char *bdf, 
 	return 0;
 }
 
-/* DEVICE to a canonical PCI address. */
-static int resolve_bdf(const char *arg, const struct vfio_paths *p, char *bdf, size_t len, bool *cdev,
-		       char *why, size_t why_len)
+int vfio_resolve_bdf(const char *arg, const struct vfio_paths *p, char *bdf, size_t len, bool *cdev, char *why,
+		     size_t why_len)
 {
 	if (arg[0] == '/') {
 		if (under(arg, "/dev", CDEV_DIR) || under(arg, p->dev, CDEV_DIR)) {
@@ -246,7 +243,7 @@ static int check_group_members(const struct vfio_paths *p, const char *bdf, unsi
 			continue;
 		}
 		r = link_basename(link, drv, sizeof(drv));
-		if (r == -ENOENT || (r == 0 && driver_allowed_in_group(drv)))
+		if (r == -ENOENT || (r == 0 && vfio_driver_allowed_in_group(drv)))
 			continue;
 		if (r) {
 			why_set(why, why_len, "cannot read the driver of %s in IOMMU group %u (%s): %s", name, group,
@@ -286,7 +283,7 @@ static int check_driver(const struct vfio_paths *p, const char *devdir, const ch
 		why_set(why, why_len, "cannot read the driver of %s (%s): %s", bdf, link, strerror(-ret));
 		return ret;
 	}
-	if (!driver_is_vfio_pci(drv)) {
+	if (!vfio_driver_is_vfio_pci(drv)) {
 		why_set(why, why_len,
 			"%s is bound to %s, not vfio-pci: rebind it (echo %s > %s/driver/unbind; echo vfio-pci > "
 			"%s/driver_override; echo %s > %s/bus/pci/drivers_probe)",
@@ -335,7 +332,7 @@ int vfio_discover(const char *device, const struct vfio_paths *p, struct vfio_ta
 		why_set(why, why_len, "no DEVICE given: give a PCI address such as 0000:00:03.0");
 		return -EINVAL;
 	}
-	ret = resolve_bdf(device, p, t->bdf, sizeof(t->bdf), &t->cdev_given, why, why_len);
+	ret = vfio_resolve_bdf(device, p, t->bdf, sizeof(t->bdf), &t->cdev_given, why, why_len);
 	if (ret)
 		return ret;
 

@@ -42,6 +42,18 @@ struct vfio_target {
 int vfio_parse_bdf(const char *s, char *out, size_t out_len);
 
 /*
+ * DEVICE (a PCI address, a sysfs path of a PCI device, or a VFIO cdev path /dev/vfio/devices/vfioX, found
+ * through sysfs) to a canonical PCI address, without checking that the device exists; *cdev tells whether
+ * it was the cdev form. 0, or -EINVAL / -ENODEV with why saying what forms are accepted.
+ */
+int vfio_resolve_bdf(const char *device, const struct vfio_paths *p, char *bdf, size_t len, bool *cdev, char *why,
+		     size_t why_len);
+/* vfio-pci itself, or a vendor's variant of it (mlx5_vfio_pci, hisi_acc_vfio_pci, ...): the same uAPI. */
+bool vfio_driver_is_vfio_pci(const char *drv);
+/* Drivers the kernel lets share an IOMMU group with a VFIO user (vfio-pci, pci-stub, pcieport): no DMA of their own. */
+bool vfio_driver_allowed_in_group(const char *drv);
+
+/*
  * Resolves DEVICE (a PCI address, a sysfs path of a PCI device, or a VFIO cdev path
  * /dev/vfio/devices/vfioX) and checks that VFIO can serve it: VFIO present, the device there, in an IOMMU
  * group, bound to vfio-pci, every other device of its group bound to vfio-pci (or pci-stub, pcieport, no
