@@ -115,8 +115,21 @@ check: test asan $(CHECK_TARGETS)
 demo: $(PROXY)
 	scripts/demo.sh $(PROXY)
 
+# Where udev and systemd look for rules, units, sysusers and tmpfiles entries: as their pkg-config files
+# say (the udev and systemd packages), else Debian's places.
+pc_var = $(or $(shell pkg-config --variable=$(2) $(1) 2>/dev/null),$(3))
+UDEVDIR ?= $(call pc_var,udev,udevdir,/lib/udev)
+SYSTEMDUNITDIR ?= $(call pc_var,systemd,systemdsystemunitdir,/lib/systemd/system)
+SYSUSERSDIR ?= $(call pc_var,systemd,sysusersdir,/usr/lib/sysusers.d)
+TMPFILESDIR ?= $(call pc_var,systemd,tmpfilesdir,/usr/lib/tmpfiles.d)
+
 install: $(PROXY)
 	install -D -m 0755 $(PROXY) $(DESTDIR)$(PREFIX)/bin/vfio-user-proxy
+	install -D -m 0644 udev/70-vfio-user-proxy.rules $(DESTDIR)$(UDEVDIR)/rules.d/70-vfio-user-proxy.rules
+	@mkdir -p $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' udev/vfio-user-proxy@.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/vfio-user-proxy@.service
+	install -D -m 0644 udev/vfio-user-proxy.sysusers $(DESTDIR)$(SYSUSERSDIR)/vfio-user-proxy.conf
+	install -D -m 0644 udev/vfio-user-proxy.tmpfiles $(DESTDIR)$(TMPFILESDIR)/vfio-user-proxy.conf
 	install -D -m 0644 $(LIBCLIENT) $(DESTDIR)$(PREFIX)/lib/libvfio-user-client.a
 	install -D -m 0644 include/vfio-user.h $(DESTDIR)$(PREFIX)/include/vfio-user-proxy/vfio-user.h
 	install -D -m 0644 proxy/client/client.h $(DESTDIR)$(PREFIX)/include/vfio-user-proxy/client.h
