@@ -18,6 +18,13 @@ struct device_backend;
 /* Completion of a DMA the backend asked the server for; status 0 or a negative errno. */
 typedef void (*backend_dma_done_fn)(void *arg, int status);
 
+/*
+ * Besides 0 and a negative errno, the event op and client_gone may answer this: stop serving, nothing is
+ * wrong (the device is being taken away from the proxy): the server ends any session and server_run
+ * returns 0.
+ */
+#define BACKEND_STOP 1
+
 /* Called from the server's event loop when a watched fd is readable. */
 typedef void (*backend_fd_fn)(void *arg);
 
@@ -80,9 +87,17 @@ struct backend_ops {
 	/*
 	 * The client is gone, its windows unmapped: leave the device ready for the next client, with nothing
 	 * the departed one kept (an fd it was given) still reaching it. 0, or a negative errno when the device
-	 * cannot safely be served to anyone else (logged by the backend): the server then stops.
+	 * cannot safely be served to anyone else (logged by the backend): the server then stops; or
+	 * BACKEND_STOP when the device is being taken away (logged by the backend).
 	 */
 	int (*client_gone)(struct device_backend *b);
+	/*
+	 * Optional: b->event_fd is readable (the server polls it for its whole life, with or without a
+	 * client). 0: keep serving; BACKEND_STOP: the device is being taken away (the backend has told the
+	 * client what it must hear, and logged it): the server ends any session and stops, server_run
+	 * returns 0; a negative errno: the same, as a failure (logged by the backend).
+	 */
+	int (*event)(struct device_backend *b);
 };
 
 struct device_backend {
@@ -93,6 +108,8 @@ struct device_backend {
 	uint64_t pgsizes;        /* page sizes DMA windows may use (the IOMMU's); 0: 4 KiB */
 	const char *reopen_path; /* a device node the backend opens again while serving, or NULL: whoever
 				  * drops the proxy's privileges keeps a way to open it (util/privsep.h) */
+	int event_fd;            /* with ops->event: an fd of the backend's own, the same from create to
+				  * destroy, that the server polls; -1: none (ignored without ops->event) */
 };
 
 /* Constructors, one per backend kind. */

@@ -33,8 +33,10 @@ struct server {
 	unsigned long clients;
 };
 
-/* epoll data: an fd of the server's own (signals, listening socket, client), or a backend's watch. */
+/* epoll data: an fd of the server's own (signals, listening socket, client), a backend's watch, or the
+ * backend's own event fd. */
 #define EV_WATCH (1ull << 32)
+#define EV_BACKEND (1ull << 33)
 
 static int host_watch(void *host, int fd, backend_fd_fn fn, void *arg)
 {
@@ -313,6 +315,17 @@ static int epoll_set(struct server *srv, int op, int fd)
 	return epoll_ctl(srv->ctx.epfd, op, fd, &ev) ? -errno : 0;
 }
 
+/* The backend's own event fd, polled for the server's whole life (not per session). -1 with errno set. */
+static int watch_backend(struct server *srv)
+{
+	const struct device_backend *b = srv->ctx.backend;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_BACKEND };
+
+	if (!b->ops->event || b->event_fd < 0)
+		return 0;
+	return epoll_ctl(srv->ctx.epfd, EPOLL_CTL_ADD, b->event_fd, &ev);
+}
+
 int server_create(const struct server_options *opts, struct device_backend *backend, struct server **out)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
@@ -362,7 +375,8 @@ int server_create(const struct server_options *opts, struct device_backend *back
 	}
 	/* Everything the loop needs exists before it runs: it may be confined (seccomp) from then on. */
 	srv->ctx.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (srv->ctx.epfd < 0 || epoll_set(srv, EPOLL_CTL_ADD, srv->sigfd) || epoll_set(srv, EPOLL_CTL_ADD, srv->listen_fd)) {
+	if (srv->ctx.epfd < 0 || epoll_set(srv, EPOLL_CTL_ADD, srv->sigfd) || epoll_set(srv, EPOLL_CTL_ADD, srv->listen_fd) ||
+	    watch_backend(srv)) {
 		ret = -errno;
 		log_error("cannot set up the event loop: %s", strerror(-ret));
 		goto fail;
@@ -375,7 +389,19 @@ fail:
 }
 
 
-/* Ends the session. Negative errno when the device may not be served to another client: the server stops. */
+static const char *gone_why(int why)
+{
+	if (why == BACKEND_STOP)
+		return "the device is being taken away";
+	if (why == -ECONNRESET)
+		return "disconnected";
+	return why == -EINTR ? "the proxy is stopping" : strerror(-why);
+}
+
+/*
+ * Ends the session. Negative errno when the device may not be served to another client, BACKEND_STOP when
+ * it is being taken away: the server stops.
+ */
 static int end_client(struct server *srv, int why)
 {
 	struct session *s = &srv->session;
@@ -385,16 +411,26 @@ static int end_client(struct server *srv, int why)
 	ret = session_end(s);
 	srv->have_client = false;
 	if (ret) {
-		log_info("client %lu gone (%s) after %llu messages", srv->clients,
-			 why == -ECONNRESET ? "disconnected" : why == -EINTR ? "the proxy is stopping" : strerror(-why),
+		log_info("client %lu gone (%s) after %llu messages", srv->clients, gone_why(why),
 			 (unsigned long long)s->messages);
 		return ret;
 	}
 	log_info("client %lu gone (%s) after %llu messages; device reset, waiting for the next", srv->clients,
-		 why == -ECONNRESET ? "disconnected" : why == -EINTR ? "the proxy is stopping" : strerror(-why),
-		 (unsigned long long)s->messages);
+		 gone_why(why), (unsigned long long)s->messages);
 	epoll_set(srv, EPOLL_CTL_ADD, srv->listen_fd);
 	return 0;
+}
+
+/* The backend's own event: when it gives the device up, any session ends (the client sees its socket close). */
+static int backend_event(struct server *srv)
+{
+	struct device_backend *b = srv->ctx.backend;
+	int ret = b->ops->event(b);
+
+	if (ret != BACKEND_STOP || !srv->have_client)
+		return ret; /* a failure leaves the session to server_destroy, as a signal does */
+	ret = end_client(srv, BACKEND_STOP);
+	return ret < 0 ? ret : BACKEND_STOP;
 }
 
 void server_options_init(struct server_options *o)
@@ -431,7 +467,7 @@ static bool peer_allowed(struct server *srv, int fd)
 	return false;
 }
 
-/* Accepts one client. Negative errno when the server must stop (see end_client). */
+/* Accepts one client. Nonzero when the server must stop (see end_client). */
 static int accept_client(struct server *srv)
 {
 	int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -488,7 +524,11 @@ int server_run(struct server *srv)
 			uint64_t tag = events[i].data.u64;
 			int fd = (int)tag;
 
-			if (tag & EV_WATCH) {
+			if (tag == EV_BACKEND) {
+				ret = backend_event(srv);
+				if (ret)
+					return ret > 0 ? 0 : ret;
+			} else if (tag & EV_WATCH) {
 				struct fd_watch *w = &srv->ctx.watches[tag & ~EV_WATCH];
 
 				if (srv->have_client && w->fd >= 0)
@@ -504,14 +544,14 @@ int server_run(struct server *srv)
 				if (!srv->have_client) {
 					ret = accept_client(srv);
 					if (ret)
-						return ret;
+						return ret > 0 ? 0 : ret;
 				}
 			} else if (srv->have_client && fd == srv->session.fd) {
 				ret = session_on_readable(&srv->session);
 				if (ret) {
 					ret = end_client(srv, ret);
 					if (ret)
-						return ret;
+						return ret > 0 ? 0 : ret;
 				}
 			}
 		}

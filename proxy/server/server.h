@@ -36,7 +36,11 @@ struct server;
 int server_create(const struct server_options *opts, struct device_backend *backend, struct server **out);
 /* The socket the server created (and removes at exit), or NULL for an inherited one. */
 const char *server_socket_path(const struct server *srv);
-/* Serves clients until SIGTERM or SIGINT (0), or until the device may not be served any more (negative errno). */
+/*
+ * Serves clients until SIGTERM or SIGINT (0), until the backend gives the device up (BACKEND_STOP: 0; the
+ * device is being taken away, e.g. unbound from vfio-pci), or until the device may not be served any more
+ * (negative errno). Any session is over by then, or ends in server_destroy.
+ */
 int server_run(struct server *srv);
 /* Ends any session, closes and removes the socket. The backend stays the caller's. */
 void server_destroy(struct server *srv);

@@ -133,7 +133,7 @@ int session_on_readable(struct session *s);
 /*
  * Ends the session: outstanding DMA fails, the device is quiesced, windows unmapped, fds closed, the
  * backend told the client is gone. Negative errno when the backend says the device may not be served to
- * another client (the departed one may still hold it).
+ * another client (the departed one may still hold it), BACKEND_STOP when it is being taken away.
  */
 int session_end(struct session *s);
 
