@@ -85,6 +85,7 @@ for rel in "${load[@]}"; do
 done
 cp "$entry/release" "$stage/etc/vm/release"
 install -m 0755 "$here/init" "$stage/init"
+install -m 0644 "$here/report.sh" "$stage/etc/vm/report.sh"
 
 mkdir -p "$(dirname "$out")"
 (cd "$stage" && find . -mindepth 1 -exec touch -h -d @0 {} + &&

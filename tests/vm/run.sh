@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # tests/vm/run.sh: the guest bench's host runner: per kernel, fetch or build it (cached), build the initramfs, boot QEMU with edu and nvme behind an IOMMU, collect and judge the console.
 #
-# usage: run.sh --proxy BIN --checks BIN --out DIR [bookworm] [sid] [iommufd]
+# usage: run.sh --proxy BIN --checks BIN --out DIR [--install DIR] [bookworm] [sid] [iommufd] [systemd]
 #   bookworm, sid  Debian's kernels (kernel.sh), no iommufd: export takes the legacy path by itself
 #   iommufd        the 6.12 kernel built with iommufd and the VFIO cdev (kernel-build.sh), booted twice:
 #                  once with export forced to the legacy path, once on iommufd (vup_iommu= on the command line)
+#   systemd        Debian 12's kernel booting Debian 12's systemd and udevd (sysroot.sh), the project as
+#                  `make install` put it in --install DIR (systemd-initrd.sh, systemd-checks.sh)
 #        run.sh --judge CONSOLE_LOG [QEMU_EXIT_STATUS]   (judge a saved console log again)
 # Environment: VM_TIMEOUT (seconds per boot, default 420; a boot takes 15-20 s), VUP_CACHE (see kernel.sh), QEMU (binary),
 # VM_VERBOSE=1 (print the whole console log).
@@ -15,7 +17,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-proxy='' checks='' out='' judge_log='' judge_rc=0
+proxy='' checks='' out='' install='' judge_log='' judge_rc=0
 suites=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -23,9 +25,10 @@ while [ $# -gt 0 ]; do
 	--proxy) proxy=$2 && shift 2 ;;
 	--checks) checks=$2 && shift 2 ;;
 	--out) out=$2 && shift 2 ;;
-	bookworm | sid | iommufd) suites+=("$1") && shift ;;
+	--install) install=$2 && shift 2 ;;
+	bookworm | sid | iommufd | systemd) suites+=("$1") && shift ;;
 	*)
-		echo "usage: $0 --proxy BIN --checks BIN --out DIR [bookworm] [sid] [iommufd]" >&2
+		echo "usage: $0 --proxy BIN --checks BIN --out DIR [--install DIR] [bookworm] [sid] [iommufd] [systemd]" >&2
 		exit 2
 		;;
 	esac
@@ -34,7 +37,7 @@ done
 	echo "usage: $0 --proxy BIN --checks BIN --out DIR [bookworm] [sid] [iommufd] | --judge LOG [QEMU_EXIT_STATUS]" >&2
 	exit 2
 }
-[ ${#suites[@]} -gt 0 ] || suites=(bookworm sid iommufd)
+[ ${#suites[@]} -gt 0 ] || suites=(bookworm sid iommufd systemd)
 VM_TIMEOUT=${VM_TIMEOUT:-420}
 QEMU=${QEMU:-qemu-system-x86_64}
 
@@ -106,11 +109,19 @@ boot() {
 	release=$(cat "$entry/release")
 	name=$suite${iommu:+-$iommu}
 	initrd=$out/initramfs-$suite.cpio
-	"$here/initramfs.sh" "$entry" "$initrd" "$proxy" "$checks"
+	append="console=ttyS0 intel_iommu=on panic=-1 quiet"
+	if [ "$suite" = systemd ]; then
+		[ -n "$install" ] || { echo "run.sh: the systemd suite needs --install DIR" >&2; exit 2; }
+		sysroot=$("$here/sysroot.sh")
+		"$here/systemd-initrd.sh" "$sysroot" "$entry" "$install" "$checks" "$initrd"
+		append="$append systemd.show_status=0 systemd.log_level=warning"
+	else
+		"$here/initramfs.sh" "$entry" "$initrd" "$proxy" "$checks"
+	fi
+	append="$append${iommu:+ vup_iommu=$iommu}"
 	img=$out/nvme.img
 	[ -f "$img" ] || truncate -s 16M "$img"
 	log=$out/console-$name.log
-	append="console=ttyS0 intel_iommu=on panic=-1 quiet${iommu:+ vup_iommu=$iommu}"
 	t1=$(now)
 	echo "vm-tests: booting $release${iommu:+ (export on the $iommu path)} (prepared in $(elapsed "$t0" "$t1") s)"
 	rc=0
@@ -159,6 +170,11 @@ for suite in "${suites[@]}"; do
 		uapi_check "$entry" "$k"
 		boot "$suite" "$entry" "$k-legacy" legacy "$t0"
 		boot "$suite" "$entry" "$k-iommufd" iommufd "$(now)"
+		;;
+	systemd)
+		entry=$("$here/kernel.sh" bookworm)
+		k="$(cut -d. -f1-2 <"$entry/release")-systemd"
+		boot "$suite" "$entry" "$k" "" "$t0"
 		;;
 	*)
 		entry=$("$here/kernel.sh" "$suite")

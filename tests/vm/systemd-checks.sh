@@ -1,0 +1,169 @@
+#!/bin/bash
+# tests/vm/systemd-checks.sh: the systemd guest's bench (vup-bench.service): the project as make install put it, under Debian's own systemd and udevd; bind a device, the rule starts its unit, the socket serves the client checks inside the unit's sandbox, unbind stops it.
+#
+# Reports on the console as tests/vm/report.sh says; powers the guest off at the end.
+set -uo pipefail
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+RESULTS=/tmp/results
+: >"$RESULTS"
+CHECK_TIMEOUT=90
+# shellcheck source=tests/vm/report.sh
+. /etc/vm/report.sh
+trap finish EXIT
+
+echo "INFO guest $(uname -r), $(systemctl --version | head -n 1), bench at $(cut -d' ' -f1 /proc/uptime) s"
+udevadm settle --timeout=30 || fail udev-settle "udevadm settle timed out"
+UNIT_FILE=/usr/lib/systemd/system/vfio-user-proxy@.service
+RULES=/usr/lib/udev/rules.d/70-vfio-user-proxy.rules
+
+# --- what make install put in place, as systemd saw it at boot ---
+for f in /usr/bin/vfio-user-proxy "$RULES" "$UNIT_FILE" /usr/lib/sysusers.d/vfio-user-proxy.conf \
+	/usr/lib/tmpfiles.d/vfio-user-proxy.conf; do
+	[ -e "$f" ] || fail installed "$f missing"
+done
+grep -q '^FAIL installed' "$RESULTS" || pass installed
+if getent group vfio-user >/dev/null && getent passwd vfio-user-proxy >/dev/null; then
+	pass sysusers
+else
+	fail sysusers "systemd-sysusers did not create the group vfio-user and the user vfio-user-proxy"
+fi
+if [ "$(stat -c '%a %U %G' /run/vfio-user 2>/dev/null)" = "750 root vfio-user" ]; then
+	pass tmpfiles
+else
+	fail tmpfiles "/run/vfio-user is '$(stat -c '%a %U %G' /run/vfio-user 2>&1)', want '750 root vfio-user'"
+fi
+
+find_pci() {
+	for d in /sys/bus/pci/devices/*; do
+		[ -z "$1" ] || [ "$(cat "$d/vendor")" = "$1" ] || continue
+		[ -z "$2" ] || [ "$(cat "$d/device")" = "$2" ] || continue
+		[ -z "$3" ] || [ "$(cat "$d/class")" = "$3" ] || continue
+		basename "$d"
+		return 0
+	done
+	return 1
+}
+driver_of() { basename "$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }
+# wait_for SECONDS COMMAND...: polls every 50 ms until COMMAND succeeds; 1 on timeout.
+wait_for() {
+	local end=$(($(now_ms) + $1 * 1000))
+	shift
+	until "$@"; do
+		[ "$(now_ms)" -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+unit_active() { [ "$(systemctl is-active "vfio-user-proxy@$1.service")" = active ]; }
+unit_gone() { ! systemctl -q is-active "vfio-user-proxy@$1.service"; }
+
+EDU=$(find_pci 0x1234 0x11e8 "") || fail edu-present "no 1234:11e8 device"
+NVME=$(find_pci "" "" 0x010802) || fail nvme-present "no nvme device"
+
+# --- the unit and the rule, checked by systemd's and udev's own tools ---
+if out=$(systemd-analyze verify "vfio-user-proxy@${NVME:-0000:00:04.0}.service" 2>&1) && [ -z "$out" ]; then
+	pass unit-verify
+else
+	fail unit-verify "systemd-analyze verify: $out"
+fi
+score=$(systemd-analyze security "vfio-user-proxy@${NVME:-0000:00:04.0}.service" 2>/dev/null |
+	sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) \([A-Z]*\).*/\1 \2/p')
+if [ -n "$score" ]; then
+	echo "MEASURE systemd-analyze-security $score (0 safest, 10 most exposed)"
+	pass unit-security-score
+else
+	fail unit-security-score "systemd-analyze security printed no overall exposure level"
+fi
+
+# serve LABEL BDF KIND: bind BDF with the proxy's own command; the rule starts the unit; its socket
+# serves vm-checks; the sandbox is in force; unbind gives the device back to DRIVER_BEFORE.
+serve() {
+	local label=$1 bdf=$2 kind=$3 before t0 t1 sock pid st
+	sock=/run/vfio-user/$bdf.sock
+	before=$(driver_of "$bdf")
+	echo "INFO $label: $bdf starts on driver '${before:-none}'"
+	t0=$(now_ms)
+	if ! vfio-user-proxy bind "$bdf" >/tmp/bind.log 2>&1; then
+		fail "$label.bind" "vfio-user-proxy bind $bdf failed:"
+		dump /tmp/bind.log
+		return
+	fi
+	if ! wait_for 30 test -S "$sock"; then
+		fail "$label.unit-start" "no $sock within 30 s of bind; unit $(systemctl is-active "vfio-user-proxy@$bdf.service")"
+		journalctl -b --no-pager -n 40 >/tmp/j.log 2>&1 && dump /tmp/j.log
+		return
+	fi
+	t1=$(now_ms)
+	echo "MEASURE $label.bind-to-socket $((t1 - t0)) ms (systemd unit started by the udev rule)"
+	pass "$label.bind"
+	if unit_active "$bdf"; then pass "$label.unit-start"; else fail "$label.unit-start" "unit not active"; fi
+	if [ "$(stat -c '%a %U %G' "$sock")" = "660 root vfio-user" ]; then
+		pass "$label.socket-perms"
+	else
+		fail "$label.socket-perms" "socket is '$(stat -c '%a %U %G' "$sock")', want '660 root vfio-user'"
+	fi
+	if out=$(udevadm test --action=bind "/sys/bus/pci/devices/$bdf" 2>&1) &&
+		grep -q "SYSTEMD_WANTS=vfio-user-proxy@$bdf.service" <<<"$out"; then
+		pass "$label.udevadm-test"
+	else
+		fail "$label.udevadm-test" "udevadm test does not show SYSTEMD_WANTS=vfio-user-proxy@$bdf.service"
+	fi
+	pid=$(systemctl show -p MainPID --value "vfio-user-proxy@$bdf.service")
+	st=/proc/$pid/status
+	# the sandbox: the proxy's user, its seccomp filter, no new privileges, root's capabilities cut to
+	# chown, setgid, setuid (bits 0, 6, 7), a read-only root in its mount namespace
+	if [ "$(awk '/^Uid:/ { print $2 }' "$st")" = "$(id -u vfio-user-proxy)" ] &&
+		[ "$(awk '/^Seccomp:/ { print $2 }' "$st")" = 2 ] && [ "$(awk '/^NoNewPrivs:/ { print $2 }' "$st")" = 1 ] &&
+		[ "$(awk '/^CapBnd:/ { print $2 }' "$st")" = 00000000000000c1 ] &&
+		awk '$5 == "/" { print $6 }' "/proc/$pid/mountinfo" | grep -q '^ro'; then
+		pass "$label.sandbox"
+	else
+		fail "$label.sandbox" "pid $pid: $(grep -E '^(Uid|Seccomp|NoNewPrivs|CapBnd):' "$st" | tr '\t\n' '  ') root mount $(awk '$5 == "/" { print $6 }' "/proc/$pid/mountinfo" | tr '\n' ' ')"
+	fi
+	# who may connect: a member of vfio-user, not anyone else
+	if setpriv --reuid=nobody --regid=nogroup --groups="$(getent group vfio-user | cut -d: -f3)" \
+		vfio-user-proxy probe "$sock" >/tmp/probe.log 2>&1; then
+		pass "$label.group-member-connects"
+	else
+		fail "$label.group-member-connects" "probe as nobody in group vfio-user failed:"
+		dump /tmp/probe.log
+	fi
+	if setpriv --reuid=nobody --regid=nogroup --clear-groups vfio-user-proxy probe "$sock" >/tmp/probe.log 2>&1; then
+		fail "$label.others-refused" "probe as nobody outside vfio-user connected"
+	else
+		pass "$label.others-refused"
+	fi
+	timeout "$CHECK_TIMEOUT" vm-checks --socket "$sock" --label "$label" --kind "$kind" --proxy-pid "$pid" 2>&1 |
+		tee -a "$RESULTS" || grep -q "^FAIL $label\." "$RESULTS" ||
+		fail "$label.vm-checks" "vm-checks exited non-zero without a FAIL line"
+	t0=$(now_ms)
+	if ! vfio-user-proxy unbind "$bdf" >/tmp/unbind.log 2>&1; then
+		fail "$label.unbind" "vfio-user-proxy unbind $bdf failed:"
+		dump /tmp/unbind.log
+		return
+	fi
+	if wait_for 30 unit_gone "$bdf" && [ ! -e "$sock" ]; then
+		echo "MEASURE $label.unbind-to-stopped $(($(now_ms) - t0)) ms"
+		pass "$label.unbind-stops-unit"
+	else
+		fail "$label.unbind-stops-unit" "unit $(systemctl is-active "vfio-user-proxy@$bdf.service"), socket $(ls "$sock" 2>&1)"
+	fi
+	if [ "$(driver_of "$bdf")" = "$before" ]; then
+		pass "$label.driver-restored"
+	else
+		fail "$label.driver-restored" "$bdf is on '$(driver_of "$bdf")', was on '$before'"
+	fi
+}
+
+# nvme starts on Debian's nvme driver (udev loaded it at boot); edu has none and no reset, so its
+# per-device configuration file lets it serve client after client (vm-checks reconnects).
+if [ -n "${NVME:-}" ]; then
+	if [ "$(driver_of "$NVME")" = nvme ]; then pass nvme.host-driver-at-boot; else
+		fail nvme.host-driver-at-boot "nvme is on '$(driver_of "$NVME")' after boot, not on nvme"
+	fi
+	serve sd-nvme "$NVME" nvme
+fi
+if [ -n "${EDU:-}" ]; then
+	mkdir -p /etc/vfio-user-proxy
+	echo "EXPORT_OPTIONS=--allow-no-reset" >"/etc/vfio-user-proxy/$EDU.conf"
+	serve sd-edu "$EDU" edu
+fi
