@@ -313,6 +313,17 @@ static void vdev_quiesce(struct device_backend *b)
 		log_warn("cannot turn off bus mastering and INTx of %s: %s", d->target.bdf, strerror(-ret));
 }
 
+/* The kernel asked for the device back: no later client, the device is released as the proxy stops. */
+static int give_back(struct vfio_dev *d)
+{
+	if (d->fd_lent)
+		log_info("%s: the departed client was given the device fd: the unbind finishes once it has closed every "
+			 "copy (find a holder with: fuser -v %s)",
+			 d->target.bdf,
+			 d->iommu_kind == VFIO_IOMMU_KIND_IOMMUFD ? d->target.cdev_path : d->target.group_path);
+	return BACKEND_STOP;
+}
+
 /*
  * The departed client had the device fd, and with it the device's VFIO ioctls; it may have kept it (or
  * passed it on). Close ours, prove with the kernel that no other is open, and open the device afresh.
@@ -329,11 +340,15 @@ static int revoke_lent_fd(struct vfio_dev *d)
 	 */
 	for (int waited = 0;; waited += REVOKE_PAUSE_MS) {
 		ret = d->iommu->ops->reacquire(d->iommu, &d->target, &d->fd);
-		if (ret != -EBUSY || waited >= REVOKE_WAIT_MS)
+		if (ret != -EBUSY || waited >= REVOKE_WAIT_MS || vfio_request_take(d))
 			break;
 		nanosleep(&pause, NULL);
 	}
 
+	/* An unbind that started while the client's copy was open signalled our channel, and the device
+	 * cannot be opened again once it has gone. */
+	if (ret && vfio_request_take(d))
+		return give_back(d);
 	if (ret == -EBUSY) {
 		log_error("%s is still open in another process: the departed client kept the device fd it was given "
 			  "(or passed it on); stopping, so that no later client shares the device or its IOMMU with "
@@ -346,11 +361,13 @@ static int revoke_lent_fd(struct vfio_dev *d)
 		return ret;
 	}
 	d->fd_lent = false;
-	/* opened afresh: whatever the kernel's open did to the device, leave it quiet again */
+	/* opened afresh: whatever the kernel's open did to the device, leave it quiet again; the kernel
+	 * dropped our request channel with the last file, register it again */
 	vfio_irqs_disable_all(d);
 	ret = quiet(d);
 	if (ret)
 		log_warn("cannot turn off bus mastering and INTx of %s: %s", d->target.bdf, strerror(-ret));
+	vfio_request_rearm(d);
 	return 0;
 }
 
@@ -362,6 +379,8 @@ static int vdev_client_gone(struct device_backend *b)
 	d->told_rom_window = false;
 	d->told_fdless_window = false;
 	d->told_memlock = false;
+	if (vfio_request_take(d))
+		return give_back(d); /* the device is being unbound: no revoke, no next client */
 	if (d->fd_lent) {
 		ret = revoke_lent_fd(d);
 		if (ret)
@@ -467,8 +486,9 @@ static void vdev_destroy(struct device_backend *b)
 
 	if (d->fd >= 0) {
 		vfio_irqs_disable_all(d);
-		close(d->fd);
+		close(d->fd); /* the last file of the device: the kernel drops our request channel */
 	}
+	vfio_request_fini(d);
 	vfio_irqs_fini(d);
 	if (d->iommu)
 		d->iommu->ops->close(d->iommu);
@@ -491,6 +511,7 @@ static const struct backend_ops vfio_ops = {
 	.device_feature = NULL, /* no migration or DMA logging yet: the server answers ENOTTY */
 	.quiesce = vdev_quiesce,
 	.client_gone = vdev_client_gone,
+	.event = vfio_request_event,
 };
 
 static int read_device(struct vfio_dev *d)
@@ -614,6 +635,9 @@ int vfio_backend_create(const struct vfio_backend_options *opts, struct device_b
 	if (!d)
 		return -ENOMEM;
 	d->fd = -1;
+	d->req_fd = -1;
+	d->req_client_fd = -1;
+	d->base.event_fd = -1;
 	d->trap_bars = opts->trap_bars;
 	d->allow_no_reset = opts->allow_no_reset;
 	d->base.ops = &vfio_ops;
@@ -638,6 +662,7 @@ int vfio_backend_create(const struct vfio_backend_options *opts, struct device_b
 	ret = quiet(d);
 	if (ret)
 		log_warn("cannot turn off bus mastering and INTx of %s: %s", d->target.bdf, strerror(-ret));
+	vfio_request_init(d); /* from now until the proxy stops, an unbind asks us first */
 	announce(d);
 	*out = &d->base;
 	return 0;

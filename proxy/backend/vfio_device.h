@@ -1,4 +1,4 @@
-/* vfio_device.h: the VFIO backend's state, shared by its device side (vfio_device.c) and its interrupts (vfio_irqs.c). */
+/* vfio_device.h: the VFIO backend's state, shared by its device side (vfio_device.c), its interrupts (vfio_irqs.c) and its device request channel (vfio_request.c). */
 #ifndef BACKEND_VFIO_DEVICE_H
 #define BACKEND_VFIO_DEVICE_H
 
@@ -52,6 +52,14 @@ struct vfio_dev {
 	uint32_t num_irqs;
 	struct vfio_region regions[BACKEND_MAX_REGIONS];
 	struct vfio_irq irqs[BACKEND_MAX_IRQS];
+	/*
+	 * The device request channel (VFIO_PCI_REQ_IRQ_INDEX): the kernel signals req_fd, an eventfd of ours
+	 * registered for the proxy's whole life, when the device is being unbound from vfio-pci. The client's
+	 * own REQ eventfd stays here (req_client_fd) and is signalled when that happens.
+	 */
+	int req_fd;           /* -1: the device has no REQ index, or ours could not be registered */
+	int req_client_fd;    /* -1: the client registered none */
+	bool asked_back;      /* the kernel asked for the device back: no more clients */
 	/* once-per-client log lines */
 	bool told_rom_window;
 	bool told_fdless_window;
@@ -65,6 +73,9 @@ static inline struct vfio_dev *to_vdev(struct device_backend *b)
 }
 
 /* vfio_irqs.c */
+/* One VFIO_DEVICE_SET_IRQS; data is data_len bytes (bools, or s32 eventfds). 0 or a negative errno. */
+int vfio_irqs_raw(struct vfio_dev *d, uint32_t flags, uint32_t index, uint32_t start, uint32_t count,
+		  const void *data, size_t data_len);
 /* Reads every IRQ index's info; allocates what the MSI/MSI-X indexes need. Logs its failure. */
 int vfio_irqs_init(struct vfio_dev *d);
 /* The backend's set_irqs op. */
@@ -73,5 +84,27 @@ int vfio_irqs_set(struct device_backend *b, uint32_t flags, uint32_t index, uint
 /* Turns every index off (DATA_NONE | ACTION_TRIGGER, count 0) and drops the eventfds kept. */
 void vfio_irqs_disable_all(struct vfio_dev *d);
 void vfio_irqs_fini(struct vfio_dev *d);
+
+/* vfio_request.c */
+/* Creates and registers our REQ eventfd when the device has the index; a failure is logged and the
+ * proxy goes on without (an unbind then waits until the proxy stops). */
+void vfio_request_init(struct vfio_dev *d);
+/* Registers our eventfd again on a device fd opened afresh (the kernel dropped it with the last file). */
+void vfio_request_rearm(struct vfio_dev *d);
+/* Whether SET_IRQS on index stays in the proxy: REQ, once ours is registered. */
+bool vfio_request_virtual(const struct vfio_dev *d, uint32_t index);
+/* The client's SET_IRQS on REQ, answered as vfio-pci would without reaching it; owns fds. */
+int vfio_request_set(struct vfio_dev *d, uint32_t flags, uint32_t start, uint32_t count, const uint8_t *bools,
+		     int *fds);
+/* The client's REQ eventfd goes (its interrupts are being disabled). */
+void vfio_request_drop_client(struct vfio_dev *d);
+/*
+ * Whether the kernel has asked for the device back (d->asked_back): a request waiting on our eventfd is
+ * taken, logged once, and passed on to the client's REQ eventfd.
+ */
+bool vfio_request_take(struct vfio_dev *d);
+/* The backend's event op. */
+int vfio_request_event(struct device_backend *b);
+void vfio_request_fini(struct vfio_dev *d);
 
 #endif /* BACKEND_VFIO_DEVICE_H */

@@ -1,4 +1,4 @@
-/* vfio_irqs.c: the VFIO backend's interrupts: IRQ info, and SET_IRQS handed to the kernel with the client's eventfds, so interrupts go kernel to VMM. */
+/* vfio_irqs.c: the VFIO backend's interrupts: IRQ info, and SET_IRQS handed to the kernel with the client's eventfds, so interrupts go kernel to VMM (REQ excepted: vfio_request.c). */
 #include "backend/vfio_device.h"
 
 #include <errno.h>
@@ -25,9 +25,8 @@ static void close_fds(int *fds, uint32_t n)
 		close_fd(&fds[i]);
 }
 
-/* One VFIO_DEVICE_SET_IRQS; data is data_len bytes (bools, or s32 eventfds). */
-static int set_irqs_raw(struct vfio_dev *d, uint32_t flags, uint32_t index, uint32_t start, uint32_t count,
-			const void *data, size_t data_len)
+int vfio_irqs_raw(struct vfio_dev *d, uint32_t flags, uint32_t index, uint32_t start, uint32_t count,
+		  const void *data, size_t data_len)
 {
 	union {
 		struct vfio_irq_set set;
@@ -65,12 +64,12 @@ static int32_t *eventfd_array(const int *fds, uint32_t count)
 static int set_eventfds(struct vfio_dev *d, uint32_t action, uint32_t index, uint32_t start, uint32_t count,
 			const int32_t *a)
 {
-	return set_irqs_raw(d, VFIO_IRQ_SET_DATA_EVENTFD | action, index, start, count, a, count * sizeof(*a));
+	return vfio_irqs_raw(d, VFIO_IRQ_SET_DATA_EVENTFD | action, index, start, count, a, count * sizeof(*a));
 }
 
 static int disable_index(struct vfio_dev *d, uint32_t index)
 {
-	return set_irqs_raw(d, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, 0, NULL, 0);
+	return vfio_irqs_raw(d, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, 0, NULL, 0);
 }
 
 static void forget_vectors(struct vfio_irq *irq)
@@ -162,6 +161,8 @@ int vfio_irqs_set(struct device_backend *b, uint32_t flags, uint32_t index, uint
 	int32_t *a;
 	int ret;
 
+	if (vfio_request_virtual(d, index))
+		return vfio_request_set(d, flags, start, count, bools, fds); /* ours stays the kernel's */
 	if (data == VFIO_IRQ_SET_DATA_EVENTFD) {
 		if (irq->fds && action == VFIO_IRQ_SET_ACTION_TRIGGER)
 			return set_tracked(d, index, start, count, fds);
@@ -174,7 +175,7 @@ int vfio_irqs_set(struct device_backend *b, uint32_t flags, uint32_t index, uint
 			irq->enabled = start + count;
 		return ret;
 	}
-	ret = set_irqs_raw(d, flags, index, start, count, bools, data == VFIO_IRQ_SET_DATA_BOOL ? count : 0);
+	ret = vfio_irqs_raw(d, flags, index, start, count, bools, data == VFIO_IRQ_SET_DATA_BOOL ? count : 0);
 	if (!ret && data == VFIO_IRQ_SET_DATA_NONE && action == VFIO_IRQ_SET_ACTION_TRIGGER && count == 0)
 		forget_vectors(irq); /* the index is off */
 	return ret;
@@ -187,6 +188,10 @@ void vfio_irqs_disable_all(struct vfio_dev *d)
 
 		if (d->irqs[i].count == 0)
 			continue; /* the kernel refuses any SET_IRQS on an index it does not have */
+		if (vfio_request_virtual(d, i)) {
+			vfio_request_drop_client(d); /* the kernel keeps ours */
+			continue;
+		}
 		ret = disable_index(d, i);
 		/* an index that was never on answers EINVAL: nothing to do */
 		if (ret && ret != -EINVAL)

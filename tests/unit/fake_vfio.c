@@ -1,4 +1,4 @@
-/* fake_vfio.c: the fake VFIO kernel: ioctl() for the whole test binary, answering the legacy container/group (6.1 semantics), iommufd and the device cdev (6.12) and a memfd as the device fd; the fake device's defaults and its sysfs tree. */
+/* fake_vfio.c: the fake VFIO kernel: ioctl() for the whole test binary, answering the legacy container/group (6.1 semantics), iommufd and the device cdev (6.12) and a memfd as the device fd, with vfio-pci's device request channel; the fake device's defaults and its sysfs tree. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -290,6 +290,8 @@ static int group_ioctl(unsigned long req, void *arg)
 			return -EINVAL;
 		if (strcmp(arg, BDF) != 0)
 			return -ENODEV;
+		if (open_device_fds() == 0)
+			fake_release_req(); /* the device's first file: the last one's close dropped its triggers */
 		return new_device_fd();
 	default:
 		return -ENOTTY;
@@ -330,6 +332,71 @@ static int fake_set_block(uint32_t index, uint32_t start, uint32_t count, const 
 		fk.ctx[start + i] = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
 	}
 	return 0;
+}
+
+void fake_release_req(void)
+{
+	if (fk.req_ctx >= 0)
+		close(fk.req_ctx);
+	fk.req_ctx = -1;
+}
+
+bool fake_request(void)
+{
+	uint64_t one = 1;
+
+	fk.requests++;
+	return fk.req_ctx >= 0 && write(fk.req_ctx, &one, sizeof(one)) == sizeof(one);
+}
+
+bool fake_req_is(int fd)
+{
+	uint64_t v = 5, got = 0;
+
+	return fk.req_ctx >= 0 && fd >= 0 && write(fk.req_ctx, &v, sizeof(v)) == sizeof(v) &&
+	       read(fd, &got, sizeof(got)) == sizeof(got) && got == 5;
+}
+
+/* vfio_pci_set_req_trigger() through vfio_pci_set_ctx_trigger_single(), 6.1. */
+static int fake_set_req(uint32_t data, uint32_t action, uint32_t start, uint32_t count, const void *d)
+{
+	uint64_t one = 1;
+	int32_t fd;
+
+	fk.req_calls++;
+	if (action != VFIO_IRQ_SET_ACTION_TRIGGER)
+		return -ENOTTY;
+	if (start != 0 || count > 1)
+		return -EINVAL;
+	switch (data) {
+	case VFIO_IRQ_SET_DATA_NONE:
+		if (fk.req_ctx < 0)
+			return -EINVAL;
+		if (count)
+			assert_int_equal(write(fk.req_ctx, &one, sizeof(one)), sizeof(one));
+		else
+			fake_release_req();
+		return 0;
+	case VFIO_IRQ_SET_DATA_BOOL:
+		if (!count)
+			return -EINVAL;
+		if (*(const uint8_t *)d && fk.req_ctx >= 0)
+			assert_int_equal(write(fk.req_ctx, &one, sizeof(one)), sizeof(one));
+		return 0;
+	default:
+		if (!count)
+			return -EINVAL;
+		memcpy(&fd, d, sizeof(fd));
+		if (fd == -1) {
+			fake_release_req();
+		} else if (fd >= 0) {
+			if (fd_kind(fd) != FD_EVENTFD)
+				return -EINVAL;
+			fake_release_req();
+			fk.req_ctx = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		}
+		return 0;
+	}
 }
 
 static int fake_set_irqs(struct vfio_irq_set *s)
@@ -396,8 +463,10 @@ static int fake_set_irqs(struct vfio_irq_set *s)
 			return fake_set_block(s->index, 0, 1, fds);
 		}
 		return 0;
+	case VFIO_PCI_REQ_IRQ_INDEX:
+		return fake_set_req(data, action, s->start, s->count, s->data);
 	default:
-		return 0; /* ERR, REQ */
+		return 0; /* ERR */
 	}
 }
 
@@ -524,6 +593,7 @@ static int cdev_ioctl(int fd, unsigned long req, void *arg)
 			return -EBUSY; /* the group is in use by a container */
 		if (fcntl(fd, F_OFD_SETLK, &lk))
 			return -EINVAL; /* another file of the device is still open and bound: the kernel's answer */
+		fake_release_req(); /* no other bound file: the last one's close dropped the device's triggers */
 		fk.cdev_bound = true;
 		fk.binds++;
 		b->out_devid = DEVID;
@@ -608,6 +678,7 @@ void fake_defaults(void)
 	fk.type1v2 = true;
 	fk.irq_type = -1;
 	fk.cdev_memfd = -1;
+	fk.req_ctx = -1;
 	for (int i = 0; i < MAX_VEC; i++)
 		fk.ctx[i] = -1;
 

@@ -73,6 +73,11 @@ struct fake {
 	unsigned int unsets;   /* VFIO_GROUP_UNSET_CONTAINER calls that succeeded */
 	uint32_t attached_pt;  /* VFIO_DEVICE_ATTACH_IOMMUFD_PT's pt_id, 0 none */
 	unsigned int ioas_allocs, hot_reset_empty;
+
+	/* the device request channel (VFIO_PCI_REQ_IRQ_INDEX), one per device as in vfio-pci */
+	int req_ctx;            /* the kernel's reference to the REQ trigger, -1 none (dropped with the last file) */
+	unsigned int req_calls; /* SET_IRQS on REQ that reached the kernel */
+	unsigned int requests;  /* fake_request() calls: the kernel asking for the device back */
 };
 
 extern struct fake fk;
@@ -86,6 +91,13 @@ void fake_disable_msi(void);
 void fake_defaults(void);
 void fake_tree(const char *driver);
 void fake_tree_iommufd(const char *driver);
+/* vfio_pci_core_request(): an unbind from vfio-pci asks the device's user to let go; false when no REQ
+ * trigger is registered (the kernel logs "No device request channel registered" then). */
+bool fake_request(void);
+/* Whether the kernel's REQ trigger is the eventfd fd (a count written to the trigger is read from fd). */
+bool fake_req_is(int fd);
+/* The kernel's REQ reference goes, as when the device's last file closes. */
+void fake_release_req(void);
 
 /* fake_vfio_fixture.c: the tests' side */
 struct fixture {

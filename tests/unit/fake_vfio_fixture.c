@@ -80,6 +80,7 @@ int teardown(void **state)
 	if (f->b)
 		f->b->ops->destroy(f->b);
 	fake_disable_msi();
+	fake_release_req();
 	if (fk.cdev_memfd >= 0)
 		close(fk.cdev_memfd);
 	nftw(fk.root, rm_one, 16, FTW_DEPTH | FTW_PHYS);

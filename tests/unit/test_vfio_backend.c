@@ -33,12 +33,15 @@ static void test_create_describes(void **state)
 	assert_int_equal(b->ops->irq_info(b, &irq), 0);
 	assert_int_equal(irq.count, 32);
 	assert_int_equal(irq.flags, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE);
-	/* whatever ran before is stopped: every index off, bus mastering off, INTx disabled */
-	assert_int_equal(fk.ncalls, VFIO_PCI_NUM_IRQS);
-	for (unsigned int i = 0; i < fk.ncalls; i++) {
+	/* whatever ran before is stopped: every index off, bus mastering off, INTx disabled; then the
+	 * proxy's own device request channel goes on REQ */
+	assert_int_equal(fk.ncalls, VFIO_PCI_NUM_IRQS + 1);
+	for (unsigned int i = 0; i < VFIO_PCI_NUM_IRQS; i++) {
 		assert_int_equal(fk.calls[i].flags, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER);
 		assert_int_equal(fk.calls[i].count, 0);
 	}
+	assert_int_equal(fk.calls[VFIO_PCI_NUM_IRQS].index, VFIO_PCI_REQ_IRQ_INDEX);
+	assert_true(fake_req_is(b->event_fd));
 }
 
 static void test_region_info(void **state)
@@ -363,7 +366,8 @@ static void test_client_gone_quiet(void **state)
 	b->ops->client_gone(b);
 	assert_int_equal(fk.irq_type, -1);
 	assert_false(fd_open(mine[0]));
-	assert_int_equal(fk.ncalls, VFIO_PCI_NUM_IRQS); /* every index turned off */
+	assert_int_equal(fk.ncalls, VFIO_PCI_NUM_IRQS - 1); /* every index turned off but REQ, the proxy's */
+	assert_true(fake_req_is(b->event_fd));
 	assert_int_equal(fk.resets, 1);
 	assert_int_equal(read_command(dev), PCI_COMMAND_MEMORY | PCI_COMMAND_INTX_DISABLE);
 	close(e);

@@ -41,8 +41,9 @@ static void test_iommufd_auto(void **state)
 	assert_int_equal(b->ops->region_read(b, VFIO_PCI_CONFIG_REGION_INDEX, PCI_VENDOR_ID, &id, 4), 0);
 	assert_int_equal(id, 0x11e81234);
 	assert_string_equal(b->name, "VFIO device 0000:00:03.0 (1234:11e8)");
-	/* IRQs through the same code: every index turned off at start */
-	assert_int_equal(fk.ncalls, VFIO_PCI_NUM_IRQS);
+	/* IRQs through the same code: every index turned off at start, then REQ is the proxy's */
+	assert_int_equal(fk.ncalls, VFIO_PCI_NUM_IRQS + 1);
+	assert_true(fake_req_is(b->event_fd));
 	assert_int_equal(b->ops->reset(b), 0);
 	assert_int_equal(fk.resets, 1);
 }
