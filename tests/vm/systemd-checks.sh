@@ -25,7 +25,9 @@ grep -q '^FAIL installed' "$RESULTS" || pass installed
 if getent group vfio-user >/dev/null && getent passwd vfio-user-proxy >/dev/null; then
 	pass sysusers
 else
-	fail sysusers "systemd-sysusers did not create the group vfio-user and the user vfio-user-proxy"
+	fail sysusers "systemd-sysusers did not create the group vfio-user and the user vfio-user-proxy:"
+	journalctl -b --no-pager -u systemd-sysusers.service >/tmp/j.log 2>&1
+	dump /tmp/j.log
 fi
 if [ "$(stat -c '%a %U %G' /run/vfio-user 2>/dev/null)" = "750 root vfio-user" ]; then
 	pass tmpfiles
@@ -59,13 +61,14 @@ unit_gone() { ! systemctl -q is-active "vfio-user-proxy@$1.service"; }
 EDU=$(find_pci 0x1234 0x11e8 "") || fail edu-present "no 1234:11e8 device"
 NVME=$(find_pci "" "" 0x010802) || fail nvme-present "no nvme device"
 
-# --- the unit and the rule, checked by systemd's and udev's own tools ---
-if out=$(systemd-analyze verify "vfio-user-proxy@${NVME:-0000:00:04.0}.service" 2>&1) && [ -z "$out" ]; then
+# --- the unit, checked by systemd's own tools (verify reads a colon in a name as FILE:UNIT: an instance
+# name without one stands for the device) ---
+if out=$(systemd-analyze verify vfio-user-proxy@check.service 2>&1) && [ -z "$out" ]; then
 	pass unit-verify
 else
 	fail unit-verify "systemd-analyze verify: $out"
 fi
-score=$(systemd-analyze security "vfio-user-proxy@${NVME:-0000:00:04.0}.service" 2>/dev/null |
+score=$(systemd-analyze security --offline=yes vfio-user-proxy@check.service 2>/dev/null |
 	sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) \([A-Z]*\).*/\1 \2/p')
 if [ -n "$score" ]; then
 	echo "MEASURE systemd-analyze-security $score (0 safest, 10 most exposed)"
