@@ -111,6 +111,8 @@ struct served {
 	pthread_t thread;
 	char sock[PATH_MAX + 16];
 	sigset_t old; /* the signal mask before serve_start */
+	bool seccomp; /* the server's thread runs under the proxy's seccomp filter */
+	int ret;      /* what server_run returned */
 };
 
 int create_as(struct fixture *f, const char *device, bool trap_bars, enum vfio_iommu_kind kind);
@@ -124,7 +126,19 @@ bool same_eventfd(int e, int k);
 int open_eventfd(void);
 void dup_all(const int *src, int *dst, uint32_t n);
 void serve_start(struct served *sv, struct device_backend *b);
+/* The same, the server's thread confined by the proxy's seccomp filter (a call outside it ends the test
+ * binary with status 70). */
+void serve_start_confined(struct served *sv, struct device_backend *b);
 void serve_stop(struct served *sv);
+/* Waits up to timeout_ms for the server to stop by itself (else stops it with SIGTERM and fails the
+ * test), destroys it; returns what server_run returned. */
+int serve_wait(struct served *sv, int timeout_ms);
+
+/* A client was given the device fd (region info while it was connected): the fd it may keep (the
+ * backend's own, borrowed: the server would send it). */
+int lend_device_fd(struct device_backend *b);
+/* The client leaves as the server has it leave: quiesce, then client_gone, which must answer want. */
+void leave(struct device_backend *b, int want);
 
 /* Maps a read-write window of anonymous memory at 0x100000 (0x2000 bytes) and checks that the fake
  * IOMMU holds exactly that mapping; the window and its memory (0x4000 bytes) are returned. */

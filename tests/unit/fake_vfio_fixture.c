@@ -1,4 +1,4 @@
-/* fake_vfio_fixture.c: the VFIO backend tests' shared fixture: set-up and teardown around the fake kernel (fd leak check), creating the backend on it, eventfd and fd helpers, the real server on a thread. */
+/* fake_vfio_fixture.c: the VFIO backend tests' shared fixture: set-up and teardown around the fake kernel (fd leak check), creating the backend on it, eventfd and fd helpers, the real server on a thread (optionally under the proxy's seccomp filter). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
@@ -15,11 +16,13 @@
 #include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fake_vfio.h"
 #include "server/server.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 
 static int count_fds(void)
 {
@@ -134,15 +137,20 @@ static void *serve(void *arg)
 {
 	struct served *s = arg;
 
-	server_run(s->srv);
+	/* seccomp filters the calling thread only (no TSYNC): the test's own thread stays free */
+	s->ret = s->seccomp ? sandbox_enter_seccomp() : 0;
+	if (!s->ret)
+		s->ret = server_run(s->srv);
 	return NULL;
 }
 
-void serve_start(struct served *sv, struct device_backend *b)
+static void start(struct served *sv, struct device_backend *b, bool seccomp)
 {
 	struct server_options so;
 	sigset_t mask;
 
+	sv->seccomp = seccomp;
+	sv->ret = -EINPROGRESS;
 	snprintf(sv->sock, sizeof(sv->sock), "%s/proxy.sock", fk.root);
 	server_options_init(&so);
 	so.socket_path = sv->sock;
@@ -154,12 +162,44 @@ void serve_start(struct served *sv, struct device_backend *b)
 	assert_int_equal(pthread_create(&sv->thread, NULL, serve, sv), 0);
 }
 
+void serve_start(struct served *sv, struct device_backend *b)
+{
+	start(sv, b, false);
+}
+
+void serve_start_confined(struct served *sv, struct device_backend *b)
+{
+	start(sv, b, true);
+}
+
 void serve_stop(struct served *sv)
 {
 	pthread_kill(sv->thread, SIGTERM);
 	pthread_join(sv->thread, NULL);
 	pthread_sigmask(SIG_SETMASK, &sv->old, NULL);
 	server_destroy(sv->srv);
+}
+
+int serve_wait(struct served *sv, int timeout_ms)
+{
+	struct timespec until;
+	int joined;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	joined = pthread_timedjoin_np(sv->thread, NULL, &until);
+	if (joined) {
+		serve_stop(sv);
+		fail_msg("the server did not stop by itself within %d ms", timeout_ms);
+	}
+	pthread_sigmask(SIG_SETMASK, &sv->old, NULL);
+	server_destroy(sv->srv);
+	return sv->ret;
 }
 
 struct device_backend *create_iommufd(struct fixture *f, enum vfio_iommu_kind kind)
@@ -184,4 +224,25 @@ struct dma_window map_anon_window(struct device_backend *b, void **mem)
 	assert_int_equal(fk.maps[0].vaddr, (uintptr_t)*mem);
 	assert_int_equal(fk.maps[0].flags, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
 	return w;
+}
+
+int lend_device_fd(struct device_backend *b)
+{
+	static int client;
+	struct vfio_user_region_info info = { .index = VFIO_PCI_BAR0_REGION_INDEX };
+	uint8_t caps[256];
+	size_t len;
+	int fd;
+
+	b->host = &client;
+	assert_int_equal(b->ops->region_info(b, &info, caps, sizeof(caps), &len, &fd), 0);
+	assert_true(fd >= 0);
+	return fd; /* the backend's own (borrowed): the server would send it */
+}
+
+void leave(struct device_backend *b, int want)
+{
+	b->ops->quiesce(b);
+	assert_int_equal(b->ops->client_gone(b), want);
+	b->host = NULL;
 }

@@ -86,28 +86,6 @@ static void test_through_server(void **state)
 		close(e[i]);
 }
 
-/* A client was given the device fd (region info while it was connected): the fd it may keep. */
-static int lend_device_fd(struct device_backend *b)
-{
-	static int client;
-	struct vfio_user_region_info info = { .index = VFIO_PCI_BAR0_REGION_INDEX };
-	uint8_t caps[256];
-	size_t len;
-	int fd;
-
-	b->host = &client;
-	assert_int_equal(b->ops->region_info(b, &info, caps, sizeof(caps), &len, &fd), 0);
-	assert_true(fd >= 0);
-	return fd; /* the backend's own (borrowed): the server would send it */
-}
-
-static void leave(struct device_backend *b, int want)
-{
-	b->ops->quiesce(b);
-	assert_int_equal(b->ops->client_gone(b), want);
-	b->host = NULL;
-}
-
 /* Legacy: a departed client that kept the device fd leaves the proxy unable to serve: it must stop. */
 static void test_departed_client_keeps_device_legacy(void **state)
 {
