@@ -304,7 +304,9 @@ static void vdev_quiesce(struct device_backend *b)
 
 	vfio_irqs_disable_all(d);
 	ret = quiet(d);
-	if (d->reset != VFIO_RESET_NONE) {
+	/* During an unbind the driver core holds the device's lock, and the kernel refuses (EAGAIN) the reset
+	 * it would need: bus mastering and interrupts off is all there is then. */
+	if (d->reset != VFIO_RESET_NONE && !vfio_request_take(d)) {
 		do_reset(d);
 		/* a function reset restores the config space it saved, bus mastering included */
 		ret = quiet(d);

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/pci_regs.h>
+
 #include "client/client.h"
 #include "fake_vfio.h"
 #include "server/server.h"
@@ -199,6 +201,8 @@ static void test_request_while_client_leaves(void **state)
 	assert_true(fake_request());
 	leave(b, BACKEND_STOP);
 	assert_int_equal(fk.unsets, 0);
+	assert_int_equal(fk.resets, 0);
+	assert_false(read_command(lend_device_fd(b)) & PCI_COMMAND_MASTER); /* but quiet */
 }
 
 static void *request_later(void *arg)
@@ -275,9 +279,11 @@ static void request_ends_session(struct device_backend *b, bool confined)
 	assert_int_equal(serve_wait(&sv, STOP_MS), 0);
 	assert_int_equal(take_count(req), 1);
 	assert_socket_gone(&sv);
-	/* the device was left quiet, the client's memory unmapped */
+	/* the device was left quiet, the client's memory unmapped; no reset (the unbind holds the device's
+	 * lock: vfio-pci would refuse it) */
 	assert_int_equal(fk.irq_type, -1);
 	assert_int_equal(fk.nmaps, 0);
+	assert_int_equal(fk.resets, 0);
 	vuc_close(c);
 	close(mem);
 	close(req);
