@@ -150,6 +150,9 @@ serve() {
 	else
 		fail "$label.unbind-stops-unit" "unit $(systemctl is-active "vfio-user-proxy@$bdf.service"), socket $(ls "$sock" 2>&1)"
 	fi
+	echo "INFO $label: the unit's log:"
+	journalctl -b --no-pager -o cat -u "vfio-user-proxy@$bdf.service" >/tmp/j.log 2>&1
+	dump /tmp/j.log
 	if [ "$(driver_of "$bdf")" = "$before" ]; then
 		pass "$label.driver-restored"
 	else
