@@ -15,8 +15,9 @@ set -euo pipefail
 entry=$1 out=$2 proxy=$3 checks=$4
 here=$(cd "$(dirname "$0")" && pwd)
 BUSYBOX=${BUSYBOX:-/bin/busybox}
-# The leaves we need; modules.dep brings in what they depend on (vfio, irqbypass, vfio_virqfd, vfio-pci-core).
-MODULES=(vfio_iommu_type1 vfio-pci)
+# The leaves we need; modules.dep brings in what they depend on (vfio, irqbypass, vfio_virqfd, vfio-pci-core);
+# nvme: the nvme device's host driver, which unbind gives it back to.
+MODULES=(vfio_iommu_type1 vfio-pci nvme)
 
 die() {
 	echo "initramfs.sh: error: $*" >&2
@@ -85,7 +86,7 @@ for rel in "${load[@]}"; do
 done
 cp "$entry/release" "$stage/etc/vm/release"
 install -m 0755 "$here/init" "$stage/init"
-install -m 0644 "$here/report.sh" "$stage/etc/vm/report.sh"
+install -m 0644 "$here/report.sh" "$here/watch_checks.sh" "$stage/etc/vm/"
 
 mkdir -p "$(dirname "$out")"
 (cd "$stage" && find . -mindepth 1 -exec touch -h -d @0 {} + &&
