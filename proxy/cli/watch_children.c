@@ -22,13 +22,13 @@
 struct child {
 	struct child *next;
 	char *name;
-	char **argv;       /* our copy, NULL-terminated */
-	char *socket_path; /* or NULL */
+	char **argv;           /* our copy, NULL-terminated */
+	char *socket_path;     /* or NULL */
 	enum child_state state;
-	pid_t pid;            /* RUNNING, STOPPING */
-	long deadline_ms;     /* WAITING: restart then; STOPPING: SIGKILL then (unless killed) */
-	bool killed;          /* we sent SIGKILL */
-	bool start_after;     /* STOPPING: a start came meanwhile, start afresh once it is gone */
+	pid_t pid;             /* RUNNING, STOPPING */
+	long deadline_ms;      /* WAITING: restart then; STOPPING: SIGKILL then (unless killed) */
+	bool killed;           /* we sent SIGKILL */
+	bool start_after;      /* STOPPING: a start came meanwhile, start afresh once it is gone */
 	unsigned int failures; /* in a row, each within window_ms of the previous */
 	long last_failure_ms;
 };
@@ -42,6 +42,8 @@ struct children {
 	int timerfd;
 	sigset_t old_mask;
 	bool mask_saved;
+	struct sigaction old_chld; /* SIGCHLD's disposition before: SIG_IGN would reap our children for us */
+	bool chld_saved;
 	pid_t self;
 };
 
@@ -174,6 +176,15 @@ static void spawn(struct children *c, struct child *ch)
 		log_info("watch: %s: started pid %d on %s", ch->name, (int)pid, ch->socket_path);
 	else
 		log_info("watch: %s: started pid %d", ch->name, (int)pid);
+	if (log_threshold >= LOG_LVL_DEBUG) {
+		char cmd[1024];
+		size_t len = 0;
+
+		cmd[0] = '\0';
+		for (char **a = ch->argv; *a && len < sizeof(cmd); a++)
+			len += (size_t)snprintf(cmd + len, sizeof(cmd) - len, "%s%s", a == ch->argv ? "" : " ", *a);
+		log_debug("watch: %s: pid %d runs %s", ch->name, (int)pid, cmd);
+	}
 }
 
 /* A child that failed (what says how): restart it after the backoff, or give up on the device. */
@@ -478,6 +489,11 @@ int children_create(const struct child_policy *p, struct children **out)
 	c->epfd = c->sigfd = c->timerfd = -1;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
+	if (sigaction(SIGCHLD, &(struct sigaction){ .sa_handler = SIG_DFL }, &c->old_chld)) {
+		ret = -errno;
+		goto fail;
+	}
+	c->chld_saved = true;
 	if (sigprocmask(SIG_BLOCK, &mask, &c->old_mask)) {
 		ret = -errno;
 		goto fail;
@@ -525,5 +541,7 @@ void children_destroy(struct children *c)
 		close(c->timerfd);
 	if (c->mask_saved)
 		sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
+	if (c->chld_saved)
+		sigaction(SIGCHLD, &c->old_chld, NULL);
 	free(c);
 }

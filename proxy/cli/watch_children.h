@@ -30,11 +30,12 @@ struct children_stats {
 struct children;
 
 /*
- * Blocks SIGCHLD (children_destroy restores the mask) and sets up what children_fd shows: 0, or negative
- * errno. Each child starts with no signal blocked, only fds 0-2 open, and SIGTERM when we die.
+ * Blocks SIGCHLD and gives it its default action (children_destroy restores both), and sets up what
+ * children_fd shows: 0, or negative errno. Each child starts with no signal blocked, only fds 0-2 open,
+ * and SIGTERM when we die.
  */
 int children_create(const struct child_policy *p, struct children **out);
-/* Kills (SIGKILL) and reaps any child left, frees everything, restores the signal mask. */
+/* Kills (SIGKILL) and reaps any child left, frees everything, restores SIGCHLD's mask and action. */
 void children_destroy(struct children *c);
 /* Readable when children_process has something to do (a child exited, a restart or a kill is due). */
 int children_fd(const struct children *c);

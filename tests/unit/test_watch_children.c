@@ -416,6 +416,29 @@ static void test_destroy_kills(void **state)
 	assert_false(sigismember(&cur, SIGCHLD));
 }
 
+/* A supervisor started with SIGCHLD ignored (an init that ignores it) still sees its children's statuses. */
+static void test_sigchld_ignored_before(void **state)
+{
+	const struct children_stats *st;
+	struct child_policy p;
+	struct sigaction sa;
+
+	children_destroy(C);
+	signal(SIGCHLD, SIG_IGN);
+	fast_policy(&p);
+	assert_int_equal(children_create(&p, &C), 0);
+	st = children_stats(C);
+	assert_int_equal(children_start(C, "l", ok_argv, NULL), 0);
+	assert_true(run_until(none_left, NULL, WAIT_MS));
+	assert_int_equal(st->exited_ok, 1);
+	assert_int_equal(st->failures, 0);
+	children_destroy(C);
+	C = NULL;
+	sigaction(SIGCHLD, NULL, &sa);
+	assert_true(sa.sa_handler == SIG_IGN); /* put back as it was */
+	signal(SIGCHLD, SIG_DFL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +454,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_signal_and_exec_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_child_inherits_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_kills, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigchld_ignored_before, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
