@@ -15,9 +15,12 @@ static const char env_help[] =
 	"/run/vfio-user-proxy), VFIO_USER_PROXY_MODULES_DIR (libkmod's modules, default /lib/modules/$(uname -r)).\n"
 	"Exit status: 0 every device done, 1 a device failed (the others are still done), 2 a usage error.\n";
 
+#define BIND_SYNOPSIS "usage: vfio-user-proxy bind [--group] DEVICE...\n"
+#define UNBIND_SYNOPSIS "usage: vfio-user-proxy unbind [--group] DEVICE...\n"
+
 static void bind_usage(FILE *f)
 {
-	fprintf(f, "usage: vfio-user-proxy bind [--group] DEVICE...\n"
+	fprintf(f, BIND_SYNOPSIS
 		   "\n"
 		   "Binds each PCI DEVICE to vfio-pci, ready for `vfio-user-proxy export`: loads vfio-pci when it is\n"
 		   "missing (libkmod, as modprobe), remembers the device's driver (STATE/bind/ADDRESS, for unbind),\n"
@@ -32,7 +35,7 @@ static void bind_usage(FILE *f)
 
 static void unbind_usage(FILE *f)
 {
-	fprintf(f, "usage: vfio-user-proxy unbind [--group] DEVICE...\n"
+	fprintf(f, UNBIND_SYNOPSIS
 		   "\n"
 		   "Gives each PCI DEVICE on vfio-pci back to the driver it had before `vfio-user-proxy bind`: unbinds\n"
 		   "it from vfio-pci, clears its driver_override and binds the remembered driver again (loading its\n"
@@ -45,11 +48,19 @@ static void unbind_usage(FILE *f)
 	fputs(env_help, f);
 }
 
+/* What tells the two commands apart. */
+struct command {
+	const char *prog;     /* the prefix of each message */
+	const char *synopsis; /* said after a usage error */
+	void (*usage)(FILE *f);
+	bool binding;
+};
+
 /*
  * Options anywhere, the DEVICE operands moved to argv[1..*ndev] in their order: -1 to go on, else the exit
  * code (0 after --help, 2 for a usage error).
  */
-static int parse_args(int argc, char **argv, const char *prog, void (*usage)(FILE *), bool *group, int *ndev)
+static int parse_args(const struct command *c, int argc, char **argv, bool *group, int *ndev)
 {
 	bool opts = true;
 	int n = 0;
@@ -61,21 +72,20 @@ static int parse_args(int argc, char **argv, const char *prog, void (*usage)(FIL
 		if (opts && !strcmp(a, "--")) {
 			opts = false;
 		} else if (opts && (!strcmp(a, "--help") || !strcmp(a, "-h"))) {
-			usage(stdout);
+			c->usage(stdout);
 			return 0;
 		} else if (opts && !strcmp(a, "--group")) {
 			*group = true;
 		} else if (opts && a[0] == '-' && a[1]) {
-			fprintf(stderr, "%s: unknown option '%s'\n", prog, a);
-			usage(stderr);
+			fprintf(stderr, "%s: unknown option '%s' (--help lists them)\n%s", c->prog, a, c->synopsis);
 			return 2;
 		} else {
 			argv[1 + n++] = a;
 		}
 	}
 	if (!n) {
-		fprintf(stderr, "%s: give at least one DEVICE: a PCI address such as 0000:00:03.0\n", prog);
-		usage(stderr);
+		fprintf(stderr, "%s: give at least one DEVICE: a PCI address such as 0000:00:03.0\n%s", c->prog,
+			c->synopsis);
 		return 2;
 	}
 	*ndev = n;
@@ -84,65 +94,64 @@ static int parse_args(int argc, char **argv, const char *prog, void (*usage)(FIL
 
 /*
  * The devices to work on, in order, each once: every DEVICE resolved (and with --group every endpoint of its
- * group after it). Returns -1 to go on, 1 when a DEVICE could not be resolved (said), 2 for one of no
- * accepted form (said; nothing is done then).
+ * group after it); *failed counts the DEVICEs that could not be (said). Returns -1 to go on, else the exit
+ * code: 2 for a DEVICE of no accepted form, 1 out of memory (said; nothing is done then).
  */
-static int collect(struct pci_bind *b, char **devs, int n, bool group, struct pci_bdf_list *l)
+static int collect(struct pci_bind *b, char **devs, int n, bool group, struct pci_bdf_list *l, int *failed)
 {
 	char bdf[VFIO_BDF_MAX];
-	int failed = -1;
 
+	*failed = 0;
 	for (int i = 0; i < n; i++) {
 		int r = pci_bind_resolve(b, devs[i], bdf);
 
 		if (r == -EINVAL)
 			return 2;
 		if (r) {
-			failed = 1;
+			(*failed)++;
 			continue;
 		}
-		r = group ? pci_bind_add_group(b, bdf, l) : pci_bdf_list_add(l, bdf);
-		if (r) {
+		if (group ? pci_bind_add_group(b, bdf, l) : pci_bdf_list_add(l, bdf)) {
 			fprintf(stderr, "%s: out of memory\n", b->prog);
 			return 1;
 		}
 	}
-	return failed;
+	return -1;
 }
 
-static int run(int argc, char **argv, const char *prog, void (*usage)(FILE *), bool binding)
+static int run(const struct command *c, int argc, char **argv)
 {
 	struct pci_bdf_list list = { 0 };
 	struct pci_bind b;
 	bool group;
-	int ndev, ret;
+	int ndev, failed, ret;
 
-	ret = parse_args(argc, argv, prog, usage, &group, &ndev);
+	ret = parse_args(c, argc, argv, &group, &ndev);
 	if (ret >= 0)
 		return ret;
-	pci_bind_init(&b, prog);
-	ret = collect(&b, argv + 1, ndev, group, &list);
-	if (ret == 2 || list.n == 0) {
-		pci_bdf_list_free(&list);
-		return ret == -1 ? 0 : ret;
-	}
-	for (size_t i = 0; i < list.n; i++) {
+	pci_bind_init(&b, c->prog);
+	ret = collect(&b, argv + 1, ndev, group, &list, &failed);
+	for (size_t i = 0; ret < 0 && i < list.n; i++) {
 		/* the devices bound in this run are no obstacle in each other's groups */
-		int r = binding ? pci_bind_device(&b, list.bdf[i], &list) : pci_unbind_device(&b, list.bdf[i]);
-
-		if (r)
-			ret = 1;
+		if (c->binding ? pci_bind_device(&b, list.bdf[i], &list) : pci_unbind_device(&b, list.bdf[i]))
+			failed++;
 	}
 	pci_bdf_list_free(&list);
-	return ret == 1 ? 1 : 0;
+	if (ret >= 0)
+		return ret;
+	return failed ? 1 : 0;
 }
 
 int cmd_bind(int argc, char **argv)
 {
-	return run(argc, argv, "vfio-user-proxy bind", bind_usage, true);
+	static const struct command bind = { "vfio-user-proxy bind", BIND_SYNOPSIS, bind_usage, true };
+
+	return run(&bind, argc, argv);
 }
 
 int cmd_unbind(int argc, char **argv)
 {
-	return run(argc, argv, "vfio-user-proxy unbind", unbind_usage, false);
+	static const struct command unbind = { "vfio-user-proxy unbind", UNBIND_SYNOPSIS, unbind_usage, false };
+
+	return run(&unbind, argc, argv);
 }

@@ -111,11 +111,11 @@ static int dev_write(struct pci_bind *b, const char *bdf, const char *attr, cons
 	return ret ? say_write_error(b, bdf, path, ret) : 0;
 }
 
-/* Writes bdf to root/bus/pci/drivers_probe, or to root/bus/pci/drivers/DRV/attr: 0 or said. */
-static int bus_write(struct pci_bind *b, const char *bdf, const char *drv, const char *attr)
+/* Writes bdf to root/bus/pci/drivers_probe, for the kernel to find the device a driver: 0 or said. */
+static int probe_write(struct pci_bind *b, const char *bdf)
 {
 	char path[PATH_MAX];
-	int ret = pci_bus_path(&b->sys, drv ? drv : "drivers_probe", drv ? attr : NULL, path);
+	int ret = pci_bus_path(&b->sys, "drivers_probe", NULL, path);
 
 	if (!ret)
 		ret = pci_write(path, bdf);
@@ -314,23 +314,39 @@ static int ensure_vfio_pci(struct pci_bind *b, const char *bdf)
 	return 0;
 }
 
-/* Remembers drv as what bdf had, unless it has none now and a failed bind remembered the real one. */
-static int remember(struct pci_bind *b, const char *bdf, const char *drv, bool *wrote)
+/*
+ * Remembers drv as what bdf had, unless it has none now and a bind that stopped half way remembered the
+ * real one; prev says which (what unbind will give it back to). *wrote: the record is this bind's.
+ */
+static int remember(struct pci_bind *b, const char *bdf, const char *drv, char *prev, bool *wrote)
 {
-	char old[VFIO_DRIVER_MAX];
-
 	*wrote = false;
-	if (!*drv && state_read(b, bdf, old, sizeof(old)) == 0 && *old) {
-		log_info("%s: on no driver now; keeping %s as its driver before, remembered earlier", bdf, old);
+	if (!*drv && state_read(b, bdf, prev, VFIO_DRIVER_MAX) == 0 && *prev) {
+		log_info("%s: on no driver; keeping %s, remembered by an earlier bind, as its driver", bdf, prev);
 		return 0;
 	}
+	strcpy(prev, drv);
 	*wrote = true;
 	return state_write(b, bdf, drv);
 }
 
+/* A bind that changed nothing but driver_override: that is cleared, this bind's record removed. */
+static void undo(struct pci_bind *b, const char *bdf, bool override_set, bool wrote)
+{
+	char path[PATH_MAX];
+	int ret = 0;
+
+	if (override_set && (ret = pci_dev_path(&b->sys, bdf, "driver_override", path)) == 0)
+		ret = pci_write(path, "\n");
+	if (ret)
+		log_warn("%s: cannot clear its driver_override again: %s", bdf, strerror(-ret));
+	if (wrote)
+		state_remove(b, bdf);
+}
+
 int pci_bind_device(struct pci_bind *b, const char *bdf, const struct pci_bdf_list *also)
 {
-	char drv[VFIO_DRIVER_MAX], now[VFIO_DRIVER_MAX] = "";
+	char drv[VFIO_DRIVER_MAX], prev[VFIO_DRIVER_MAX], now[VFIO_DRIVER_MAX] = "", path[PATH_MAX];
 	unsigned int group = 0;
 	bool wrote;
 	int ret;
@@ -361,39 +377,48 @@ int pci_bind_device(struct pci_bind *b, const char *bdf, const struct pci_bdf_li
 	if (!ret)
 		ret = ensure_vfio_pci(b, bdf);
 	if (!ret)
-		ret = remember(b, bdf, drv, &wrote);
+		ret = remember(b, bdf, drv, prev, &wrote);
 	if (ret)
 		return ret;
 
 	ret = dev_write(b, bdf, "driver_override", VFIO_PCI);
-	if (!ret && *drv) {
+	if (ret) {
+		undo(b, bdf, false, wrote);
+		return ret;
+	}
+	if (*drv) {
 		ret = dev_write(b, bdf, "driver/unbind", bdf);
-		if (!ret && pci_wait_driver(&b->sys, bdf, NULL, -1)) {
-			say(b, "%s: not bound: %s did not let it go within %d ms (dmesg may say why)", bdf, drv,
-			    b->sys.timeout_ms);
-			ret = -ETIMEDOUT;
+		if (ret) {
+			undo(b, bdf, true, wrote);
+			return ret;
+		}
+		if (pci_wait_driver(&b->sys, bdf, NULL, -1)) {
+			say(b,
+			    "%s: not bound: %s still has it %d ms after its unbind (dmesg may say why); "
+			    "vfio-user-proxy unbind %s clears what bind set",
+			    bdf, drv, b->sys.timeout_ms, bdf);
+			return -ETIMEDOUT;
 		}
 	}
-	if (ret) {
-		/* the old driver still has it (or no unbind was asked): nothing to give back */
-		if (dev_write(b, bdf, "driver_override", "\n") == 0 && wrote)
-			state_remove(b, bdf);
-		return ret;
-	}
 
-	ret = bus_write(b, bdf, NULL, NULL);
-	if (!ret && pci_wait_driver(&b->sys, bdf, VFIO_PCI, -1)) {
-		pci_dev_driver(&b->sys, bdf, now, sizeof(now));
-		say(b,
-		    "%s: vfio-pci did not take it within %d ms (dmesg may say why); it is on %s now, its driver_override "
-		    "says vfio-pci: vfio-user-proxy unbind %s gives it back to %s",
-		    bdf, b->sys.timeout_ms, *now ? now : "no driver", bdf, *drv ? drv : "no driver");
-		ret = -ETIMEDOUT;
+	/* from here the device is on no driver until vfio-pci takes it: what went wrong says how back */
+	ret = pci_bus_path(&b->sys, "drivers_probe", NULL, path);
+	if (!ret)
+		ret = pci_write(path, bdf);
+	if (!ret && pci_wait_driver(&b->sys, bdf, VFIO_PCI, -1) == 0) {
+		done(b, "%s: bound to vfio-pci (was %s), IOMMU group %u", bdf, *prev ? prev : "on no driver", group);
+		return 0;
 	}
+	pci_dev_driver(&b->sys, bdf, now, sizeof(now));
 	if (ret)
-		return ret;
-	done(b, "%s: bound to vfio-pci (was %s), IOMMU group %u", bdf, *drv ? drv : "on no driver", group);
-	return 0;
+		say(b, "%s: not bound: cannot write %s: %s; it is on %s now: vfio-user-proxy unbind %s gives it back to %s",
+		    bdf, path, strerror(-ret), *now ? now : "no driver", bdf, *prev ? prev : "no driver");
+	else
+		say(b,
+		    "%s: vfio-pci did not take it within %d ms (dmesg may say why); it is on %s now: "
+		    "vfio-user-proxy unbind %s gives it back to %s",
+		    bdf, b->sys.timeout_ms, *now ? now : "no driver", bdf, *prev ? prev : "no driver");
+	return ret ? ret : -ETIMEDOUT;
 }
 
 /* ----- unbind ----- */
@@ -418,7 +443,7 @@ static int restore_driver(struct pci_bind *b, const char *bdf, const char *drv)
 		log_warn("%s: %s did not take it back (%s): asking the kernel to probe it", bdf, drv,
 			 ret ? strerror(-ret) : "timed out");
 	}
-	ret = bus_write(b, bdf, NULL, NULL);
+	ret = probe_write(b, bdf);
 	if (ret)
 		return ret;
 	if (pci_wait_driver(&b->sys, bdf, drv, -1) == 0)
@@ -495,7 +520,7 @@ int pci_unbind_device(struct pci_bind *b, const char *bdf)
 		state_remove(b, bdf);
 		done(b, "%s: unbound from vfio-pci, on no driver as before bind", bdf);
 	} else {
-		ret = bus_write(b, bdf, NULL, NULL);
+		ret = probe_write(b, bdf);
 		if (ret)
 			return ret;
 		pci_wait_driver(&b->sys, bdf, "", 1000);
