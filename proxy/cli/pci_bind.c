@@ -298,9 +298,8 @@ static int ensure_vfio_pci(struct pci_bind *b, const char *bdf)
 		return b->vfio_pci_err;
 	}
 	ret = pci_load_module(&b->sys, VFIO_PCI, why, sizeof(why));
-	if (!ret && !pci_driver_registered(&b->sys, VFIO_PCI)) {
+	if (!ret && !pci_driver_registered(&b->sys, VFIO_PCI))
 		ret = -ENOENT;
-	}
 	if (ret) {
 		b->vfio_pci_err = ret;
 		if (*why)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -328,6 +329,8 @@ int pci_load_module(const struct pci_sysfs *s, const char *name, char *why, size
 		return -ENOMEM;
 	}
 	kmod_set_log_fn(ctx, kmod_log, NULL);
+	if (log_threshold >= LOG_LVL_DEBUG)
+		kmod_set_log_priority(ctx, LOG_DEBUG);
 	snprintf(dir, sizeof(dir), "%s", kmod_get_dirname(ctx) ? kmod_get_dirname(ctx) : "/lib/modules");
 	if (kmod_module_new_from_lookup(ctx, name, &list) < 0)
 		list = NULL;
