@@ -263,7 +263,7 @@ static void on_signal(struct watch *w, int sigfd)
 
 	while (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (!w->stopping) {
-			log_info("watch: signal %u: stopping %u children", si.ssi_signo, children_count(w->children));
+			log_info("watch: signal %u: stopping every child (%u)", si.ssi_signo, children_count(w->children));
 			w->stopping = true;
 			children_stop_all(w->children);
 		} else {

@@ -6,7 +6,6 @@
 #include <libudev.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -25,11 +24,12 @@ struct watch_udev {
 /* Whether a udev rule keeps the device out of watch. */
 static bool opted_out(struct udev_device *dev)
 {
-	static const char *const no[] = { "0", "no", "off", "false" };
+	/* the values udev/70-vfio-user-proxy.rules honours */
+	static const char *const no[] = { "0", "no", "off" };
 	const char *v = udev_device_get_property_value(dev, WATCH_OPT_OUT_PROPERTY);
 
 	for (size_t i = 0; v && i < sizeof(no) / sizeof(no[0]); i++)
-		if (strcasecmp(v, no[i]) == 0)
+		if (strcmp(v, no[i]) == 0)
 			return true;
 	return false;
 }
@@ -173,7 +173,9 @@ void watch_udev_receive(struct watch_udev *w, watch_udev_fn fn, void *ctx)
 		if (action && bdf && subsystem && strcmp(subsystem, "pci") == 0) {
 			log_debug("watch: uevent %s %s (driver %s)", action, bdf,
 				  udev_device_get_driver(dev) ? udev_device_get_driver(dev) : "none");
-			if (strcmp(action, "bind") == 0) {
+			/* bind; and as the udev rules do, add or change of a device on vfio-pci (udevadm trigger at
+			 * boot; a device given up on is tried afresh) */
+			if (strcmp(action, "bind") == 0 || strcmp(action, "add") == 0 || strcmp(action, "change") == 0) {
 				bdf = exportable(dev);
 				if (bdf)
 					fn(ctx, bdf, true);

@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-/* The udev property a rule sets to 0, no or off to keep a device out of watch. */
+/* The udev property a rule sets to 0, no or off to keep a device out of watch (as out of the udev rules). */
 #define WATCH_OPT_OUT_PROPERTY "VFIO_USER_PROXY"
 
 /* A PCI device (bdf: its address, 0000:00:03.0) bound to vfio-pci (bound) or unbound or removed (!bound). */
@@ -25,7 +25,10 @@ int watch_udev_fd(const struct watch_udev *w);
 const char *watch_udev_source(const struct watch_udev *w);
 /* Calls fn(ctx, bdf, true) for each PCI device bound to vfio-pci and not opted out. The count, or negative errno. */
 int watch_udev_enumerate(struct watch_udev *w, watch_udev_fn fn, void *ctx);
-/* Calls fn for each uevent waiting on the monitor that binds (not opted out) or unbinds/removes a device. */
+/*
+ * Calls fn for each uevent waiting on the monitor: bind, add or change of a device on vfio-pci (not opted
+ * out) with bound, unbind or remove of any PCI device with !bound.
+ */
 void watch_udev_receive(struct watch_udev *w, watch_udev_fn fn, void *ctx);
 
 #endif /* CLI_WATCH_UDEV_H */
