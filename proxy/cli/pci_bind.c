@@ -517,7 +517,10 @@ int pci_unbind_device(struct pci_bind *b, const char *bdf)
 			done(b, "%s: back on %s (it was on no driver: a bind had stopped half way)", bdf, old);
 	} else if (recorded) {
 		state_remove(b, bdf);
-		done(b, "%s: unbound from vfio-pci, on no driver as before bind", bdf);
+		if (*drv)
+			done(b, "%s: unbound from %s, on no driver as before bind", bdf, drv);
+		else
+			done(b, "%s: driver_override cleared, on no driver as before bind", bdf);
 	} else {
 		ret = probe_write(b, bdf);
 		if (ret)
