@@ -14,6 +14,7 @@
 
 #include "edu_model.h"
 #include "util/bounded_io.h"
+#include "util/eventfd_check.h"
 #include "util/fd.h"
 #include "util/log.h"
 
@@ -278,30 +279,14 @@ static int emu_irq_info(struct device_backend *b, struct vfio_user_irq_info *inf
 	return 0;
 }
 
-/*
- * Whether fd is an eventfd: its /proc/self/fd link names it. Without /proc (a container that mounts
- * none) the link cannot be read; then an fd on the anonymous inode an eventfd of ours had at start is
- * taken (that inode also backs signalfds, timerfds and epoll fds: writing or reading one with the bounded
- * I/O fails harmlessly), and the proxy says so once.
- */
 static bool is_eventfd(struct emulated *e, int fd)
 {
-	char path[64], target[64];
-	struct stat st;
-	ssize_t n;
+	bool no_proc = false, yes = fd_is_eventfd(fd, e->anon_dev, e->anon_ino, &no_proc);
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n >= 0) {
-		target[n] = '\0';
-		return strcmp(target, "anon_inode:[eventfd]") == 0;
-	}
-	if (errno != ENOENT || readlink("/proc/self", target, sizeof(target)) >= 0)
-		return false; /* /proc is there: the fd is not one it can name (a closed fd, say) */
-	if (!e->told_no_proc)
+	if (no_proc && !e->told_no_proc)
 		log_warn("/proc is not mounted: the client's eventfds are recognised only as anonymous-inode files");
-	e->told_no_proc = true;
-	return fstat(fd, &st) == 0 && st.st_dev == e->anon_dev && st.st_ino == e->anon_ino;
+	e->told_no_proc |= no_proc;
+	return yes;
 }
 
 /* The INTx unmask eventfd (the KVM resampler QEMU registers): the client signals it, we unmask. */

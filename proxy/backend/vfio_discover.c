@@ -107,8 +107,7 @@ int vfio_parse_bdf(const char *s, char *out, size_t out_len)
 	return n < 0 || (size_t)n >= out_len ? -EINVAL : 0;
 }
 
-/* The last component of a symlink's target (a driver's or a group's name): 0 or -errno. */
-static int link_basename(const char *path, char *out, size_t out_len)
+int vfio_link_basename(const char *path, char *out, size_t out_len)
 {
 	char target[PATH_MAX];
 	const char *base;
@@ -182,7 +181,7 @@ static int resolve_cdev(const char *arg, const struct vfio_paths *p, char *bdf, 
 
 	if (pathf(link, "%s/class/vfio-dev/%s/device", p->sysfs, name))
 		return -ENAMETOOLONG;
-	if (link_basename(link, dev, sizeof(dev)) || vfio_parse_bdf(dev, bdf, len)) {
+	if (vfio_link_basename(link, dev, sizeof(dev)) || vfio_parse_bdf(dev, bdf, len)) {
 		why_set(why, why_len,
 			"%s is not a VFIO device cdev this kernel knows (%s is missing): ls /dev/vfio/devices lists "
 			"them, or give the device's PCI address (e.g. 0000:00:03.0)",
@@ -242,7 +241,7 @@ static int check_group_members(const struct vfio_paths *p, const char *bdf, unsi
 			ret = -ENAMETOOLONG;
 			continue;
 		}
-		r = link_basename(link, drv, sizeof(drv));
+		r = vfio_link_basename(link, drv, sizeof(drv));
 		if (r == -ENOENT || (r == 0 && vfio_driver_allowed_in_group(drv)))
 			continue;
 		if (r) {
@@ -271,7 +270,7 @@ static int check_driver(const struct vfio_paths *p, const char *devdir, const ch
 
 	if (pathf(link, "%s/driver", devdir))
 		return -ENAMETOOLONG;
-	ret = link_basename(link, drv, drv_len);
+	ret = vfio_link_basename(link, drv, drv_len);
 	if (ret == -ENOENT) {
 		why_set(why, why_len,
 			"%s is bound to no driver: bind it to vfio-pci (echo vfio-pci > %s/driver_override; "
@@ -354,7 +353,7 @@ int vfio_discover(const char *device, const struct vfio_paths *p, struct vfio_ta
 
 	if (pathf(path, "%s/iommu_group", devdir))
 		return -ENAMETOOLONG;
-	ret = link_basename(path, name, sizeof(name));
+	ret = vfio_link_basename(path, name, sizeof(name));
 	if (ret == -ENOENT) {
 		why_set(why, why_len,
 			"%s has no IOMMU group: the IOMMU is off; turn on VT-d/AMD-Vi in the firmware and boot with "

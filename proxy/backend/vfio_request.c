@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/bounded_io.h"
+#include "util/eventfd_check.h"
 #include "util/fd.h"
 #include "util/log.h"
 
@@ -68,26 +69,12 @@ bool vfio_request_virtual(const struct vfio_dev *d, uint32_t index)
 	return index == VFIO_PCI_REQ_IRQ_INDEX && d->req_fd >= 0;
 }
 
-/*
- * Whether fd is an eventfd, as the kernel's eventfd_ctx_fdget() would tell: its /proc/self/fd link names
- * it; without /proc, an fd on the anonymous inode our own eventfd lives on is taken.
- */
 static bool is_eventfd(const struct vfio_dev *d, int fd)
 {
-	char path[64], target[64];
-	struct stat st, ours;
-	ssize_t n;
+	struct stat ours;
+	bool no_proc;
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n >= 0) {
-		target[n] = '\0';
-		return strcmp(target, "anon_inode:[eventfd]") == 0;
-	}
-	if (errno != ENOENT || readlink("/proc/self", target, sizeof(target)) >= 0)
-		return false;
-	return fstat(fd, &st) == 0 && fstat(d->req_fd, &ours) == 0 && st.st_dev == ours.st_dev &&
-	       st.st_ino == ours.st_ino;
+	return fstat(d->req_fd, &ours) == 0 && fd_is_eventfd(fd, ours.st_dev, ours.st_ino, &no_proc);
 }
 
 /* The client shares its eventfd with us and decides whether it blocks: the write is bounded. */

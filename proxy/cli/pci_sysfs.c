@@ -67,30 +67,12 @@ bool pci_dev_exists(const struct pci_sysfs *s, const char *bdf)
 	return pci_dev_path(s, bdf, NULL, path) == 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* The last component of a symlink's target: 0 or a negative errno (-ENOENT: no such link). */
-static int link_basename(const char *path, char *out, size_t len)
-{
-	char target[PATH_MAX];
-	const char *base;
-	ssize_t n = readlink(path, target, sizeof(target) - 1);
-
-	if (n < 0)
-		return -errno;
-	target[n] = '\0';
-	base = strrchr(target, '/');
-	base = base ? base + 1 : target;
-	if (strlen(base) >= len)
-		return -ENAMETOOLONG;
-	strcpy(out, base);
-	return 0;
-}
-
 int pci_dev_driver(const struct pci_sysfs *s, const char *bdf, char *drv, size_t len)
 {
 	char path[PATH_MAX];
 	int ret = pci_dev_path(s, bdf, "driver", path);
 
-	return ret ? ret : link_basename(path, drv, len);
+	return ret ? ret : vfio_link_basename(path, drv, len);
 }
 
 int pci_dev_group(const struct pci_sysfs *s, const char *bdf, unsigned int *group)
@@ -100,7 +82,7 @@ int pci_dev_group(const struct pci_sysfs *s, const char *bdf, unsigned int *grou
 	int ret = pci_dev_path(s, bdf, "iommu_group", path);
 
 	if (!ret)
-		ret = link_basename(path, name, sizeof(name));
+		ret = vfio_link_basename(path, name, sizeof(name));
 	if (ret)
 		return ret;
 	errno = 0;
