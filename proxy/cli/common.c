@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+#include "cli/commands.h"
 #include "util/log.h"
 #include "util/privsep.h"
 #include "util/sandbox.h"
@@ -265,8 +266,10 @@ int cli_serve_run(const struct cli_serve *c, struct device_backend *backend)
 		return 1;
 	}
 	ret = server_run(srv);
+	if (ret)
+		ret = server_device_retired(srv) ? CLI_EXIT_RETIRED : 1;
 	server_destroy(srv);
 	backend->ops->destroy(backend);
 	privsep_stop();
-	return ret ? 1 : 0;
+	return ret;
 }

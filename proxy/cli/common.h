@@ -73,7 +73,8 @@ int cli_serve_getopt(struct cli_serve *c, int argc, char **argv, const struct op
 int cli_serve_check(const struct cli_serve *c);
 /* The shared options' lines, for a command's --help. */
 void cli_serve_usage(FILE *out);
-/* Serves backend to one client at a time until SIGTERM or SIGINT, then destroys it. Returns the exit code. */
+/* Serves backend to one client at a time until SIGTERM or SIGINT, then destroys it. Returns the exit code:
+ * 0, 1 (a failure), CLI_EXIT_RETIRED. */
 int cli_serve_run(const struct cli_serve *c, struct device_backend *backend);
 
 /* A byte count with an optional K, M, G or T suffix (powers of 1024), at least min: 0 or -EINVAL. */

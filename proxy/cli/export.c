@@ -39,7 +39,12 @@ static void usage(FILE *out)
 		"\n"
 		"The device DMAs straight into the client's memory, so the VMM must share guest RAM, e.g. QEMU's\n"
 		"-object memory-backend-memfd,id=mem,size=1G,share=on -machine memory-backend=mem; and VFIO pins it:\n"
-		"run as root (CAP_IPC_LOCK) or raise the locked-memory limit (ulimit -l unlimited).\n");
+		"run as root (CAP_IPC_LOCK) or raise the locked-memory limit (ulimit -l unlimited).\n"
+		"\n"
+		"Exit status: 0 after SIGTERM or SIGINT, or when the kernel asks for the device back (it is being\n"
+		"unbound from vfio-pci); 1 a failure; 2 a usage error; 3 the device may not be served again as it is\n"
+		"(no reset after its client, or a departed client still holds it: the log says which); a supervisor\n"
+		"must not restart it then.\n");
 }
 
 static int parse_iommu(const char *s, enum vfio_iommu_kind *out)

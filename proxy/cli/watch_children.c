@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/commands.h"
 #include "util/log.h"
 
 struct child {
@@ -252,6 +253,16 @@ static void ended(struct children *c, struct child *ch, int status, long now)
 	if (clean) {
 		log_info("watch: %s: %s; not restarted", ch->name, what);
 		c->stats.exited_ok++;
+		remove_child(c, ch);
+		return;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == CLI_EXIT_RETIRED) {
+		/* the export said the device may not be served again without the operator: a restart would */
+		log_warn("watch: %s: %s: the device may not be served again as it is (the export said why); giving "
+			 "up on it (binding it again starts afresh)",
+			 ch->name, what);
+		c->stats.gave_up++;
+		remove_socket(ch);
 		remove_child(c, ch);
 		return;
 	}

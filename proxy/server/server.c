@@ -25,6 +25,7 @@ struct server {
 	struct server_options opts;
 	struct session session;
 	bool have_client;
+	bool retired; /* the backend refused the device to any later client: the server stopped for that */
 	int listen_fd;
 	char *socket_path; /* set when we created the socket and must remove it */
 	int sigfd;
@@ -410,6 +411,7 @@ static int end_client(struct server *srv, int why)
 	epoll_ctl(srv->ctx.epfd, EPOLL_CTL_DEL, s->fd, NULL);
 	ret = session_end(s);
 	srv->have_client = false;
+	srv->retired = ret < 0;
 	if (ret) {
 		log_info("client %lu gone (%s) after %llu messages", srv->clients, gone_why(why),
 			 (unsigned long long)s->messages);
@@ -485,7 +487,9 @@ static int accept_client(struct server *srv)
 	ret = session_start(&srv->session, &srv->ctx, fd);
 	if (ret) {
 		log_error("cannot serve a client: %s", strerror(-ret));
-		return session_end(&srv->session);
+		ret = session_end(&srv->session);
+		srv->retired = ret < 0;
+		return ret;
 	}
 	srv->clients++;
 	srv->have_client = true;
@@ -496,6 +500,11 @@ static int accept_client(struct server *srv)
 		return end_client(srv, ret);
 	log_info("client %lu connected", srv->clients);
 	return 0;
+}
+
+bool server_device_retired(const struct server *srv)
+{
+	return srv->retired;
 }
 
 const char *server_socket_path(const struct server *srv)

@@ -42,6 +42,9 @@ const char *server_socket_path(const struct server *srv);
  * (negative errno). Any session is over by then, or ends in server_destroy.
  */
 int server_run(struct server *srv);
+/* After server_run: whether it stopped because the backend may not serve the device to another client (a
+ * device without reset after its client, a departed client still holding the device). */
+bool server_device_retired(const struct server *srv);
 /* Ends any session, closes and removes the socket. The backend stays the caller's. */
 void server_destroy(struct server *srv);
 

@@ -113,6 +113,7 @@ struct served {
 	sigset_t old; /* the signal mask before serve_start */
 	bool seccomp; /* the server's thread runs under the proxy's seccomp filter */
 	int ret;      /* what server_run returned */
+	bool retired; /* and server_device_retired() after it */
 };
 
 int create_as(struct fixture *f, const char *device, bool trap_bars, enum vfio_iommu_kind kind);

@@ -141,6 +141,7 @@ static void *serve(void *arg)
 	s->ret = s->seccomp ? sandbox_enter_seccomp() : 0;
 	if (!s->ret)
 		s->ret = server_run(s->srv);
+	s->retired = server_device_retired(s->srv);
 	return NULL;
 }
 

@@ -155,6 +155,24 @@ static void test_no_reset_one_client(void **state)
 	leave(b, -ENOTTY);
 }
 
+/* Through the server: the device without reset stops it after its client, retired (exit status 3, which
+ * supervisors do not restart), where a stop for any other reason is not. */
+static void test_no_reset_retires_server(void **state)
+{
+	struct fixture *f = *state;
+	struct vuc_server_caps caps;
+	struct served sv;
+	struct vuc *c;
+
+	fk.dev_flags = VFIO_DEVICE_FLAGS_PCI;
+	serve_start(&sv, create_ok(f, false));
+	assert_int_equal(vuc_connect(sv.sock, &c), 0);
+	assert_int_equal(vuc_negotiate(c, &caps), 0);
+	vuc_close(c);
+	assert_int_equal(serve_wait(&sv, 5000), -ENOTTY);
+	assert_true(sv.retired);
+}
+
 static void test_no_reset_allowed(void **state)
 {
 	struct fixture *f = *state;
@@ -189,6 +207,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_departed_client_keeps_device_iommufd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_departed_client_revoked_iommufd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_reset_one_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_reset_retires_server, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_reset_allowed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pgsizes_from_iommu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_through_server, setup, teardown),

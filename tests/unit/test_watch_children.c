@@ -26,6 +26,7 @@
 
 static const char *const fail_argv[] = { "/bin/sh", "-c", "exit 1", NULL };
 static const char *const ok_argv[] = { "/bin/sh", "-c", "exit 0", NULL };
+static const char *const retired_argv[] = { "/bin/sh", "-c", "exit 3", NULL }; /* CLI_EXIT_RETIRED */
 static const char *const sleep_argv[] = { "/bin/sleep", "30", NULL };
 /* a child that ignores SIGTERM: only SIGKILL ends it */
 static const char *const stubborn_argv[] = { "/bin/sh", "-c", "trap '' TERM; exec /bin/sleep 30", NULL };
@@ -220,6 +221,24 @@ static void test_exit_zero_not_restarted(void **state)
 	assert_int_equal(st->exited_ok, 1);
 	assert_int_equal(st->failures, 0);
 	assert_int_equal(st->gave_up, 0);
+}
+
+/* Exit 3 (the device may not be served again as it is, e.g. no reset after a client): given up on at once,
+ * its socket removed, never restarted: a restart would serve the next client what the last left. */
+static void test_exit_retired_given_up(void **state)
+{
+	const struct children_stats *st = children_stats(C);
+	char sock[128];
+
+	snprintf(sock, sizeof(sock), "%s/r.sock", dir);
+	make_socket_file(sock);
+	assert_int_equal(children_start(C, "r", retired_argv, sock), 0);
+	assert_true(run_until(none_left, NULL, WAIT_MS));
+	assert_false(run_until(never, NULL, 200));
+	assert_int_equal(st->started, 1);
+	assert_int_equal(st->gave_up, 1);
+	assert_int_equal(st->exited_ok, 0);
+	assert_int_equal(access(sock, F_OK), -1);
 }
 
 /* Stop: SIGTERM ends a well-behaved child at once, it is not restarted, and a second start is refused while it runs. */
@@ -445,6 +464,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backoff_then_give_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_window_resets_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_zero_not_restarted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exit_retired_given_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_sigterm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_kills_after_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_kept_on_clean_exit, setup, teardown),
