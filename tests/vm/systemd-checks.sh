@@ -56,6 +56,12 @@ wait_for() {
 	done
 }
 unit_active() { [ "$(systemctl is-active "vfio-user-proxy@$1.service")" = active ]; }
+# restarted BDF OLD_PID: the unit runs again, with another main process
+restarted() {
+	local p
+	p=$(systemctl show -p MainPID --value "vfio-user-proxy@$1.service")
+	unit_active "$1" && [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$2" ]
+}
 unit_gone() { ! systemctl -q is-active "vfio-user-proxy@$1.service"; }
 
 EDU=$(find_pci 0x1234 0x11e8 "") || fail edu-present "no 1234:11e8 device"
@@ -138,6 +144,14 @@ serve() {
 	timeout "$CHECK_TIMEOUT" vm-checks --socket "$sock" --label "$label" --kind "$kind" --proxy-pid "$pid" 2>&1 |
 		tee -a "$RESULTS" || grep -q "^FAIL $label\." "$RESULTS" ||
 		fail "$label.vm-checks" "vm-checks exited non-zero without a FAIL line"
+	# Restart=on-failure: a proxy killed is started again by systemd, on the same socket
+	kill -KILL "$pid"
+	if wait_for 30 restarted "$bdf" "$pid" && wait_for 10 test -S "$sock" &&
+		vfio-user-proxy probe "$sock" >/tmp/probe.log 2>&1; then
+		pass "$label.restarted-after-kill"
+	else
+		fail "$label.restarted-after-kill" "no new proxy serving $sock within 30 s of SIGKILL to $pid"
+	fi
 	t0=$(now_ms)
 	if ! vfio-user-proxy unbind "$bdf" >/tmp/unbind.log 2>&1; then
 		fail "$label.unbind" "vfio-user-proxy unbind $bdf failed:"
@@ -172,4 +186,33 @@ if [ -n "${EDU:-}" ]; then
 	mkdir -p /etc/vfio-user-proxy
 	echo "EXPORT_OPTIONS=--allow-no-reset" >"/etc/vfio-user-proxy/$EDU.conf"
 	serve sd-edu "$EDU" edu
+fi
+
+# Opting a device out with the udev property: bound, it gets no unit; opted back in, it does.
+if [ -n "${EDU:-}" ]; then
+	echo 'SUBSYSTEM=="pci", KERNEL=="'"$EDU"'", ENV{VFIO_USER_PROXY}="0"' >/etc/udev/rules.d/60-vup-opt-out.rules
+	udevadm control --reload
+	# the unit's last start, as systemd keeps it: the same after bind when no start was asked for
+	started() { systemctl show -p InactiveExitTimestampMonotonic --value "vfio-user-proxy@$EDU.service"; }
+	before=$(started)
+	if vfio-user-proxy bind "$EDU" >/tmp/bind.log 2>&1 && udevadm settle --timeout=20 && ! wait_for 5 test -S "/run/vfio-user/$EDU.sock" &&
+		[ "$(started)" = "$before" ]; then
+		pass sd-edu.opt-out-by-property
+	else
+		fail sd-edu.opt-out-by-property "bound with VFIO_USER_PROXY=0: unit $(systemctl is-active "vfio-user-proxy@$EDU.service"), last start $before -> $(started)"
+	fi
+	vfio-user-proxy unbind "$EDU" >/tmp/unbind.log 2>&1
+	rm -f /etc/udev/rules.d/60-vup-opt-out.rules
+	udevadm control --reload
+	# and with the file /etc/vfio-user-proxy/BDF.disabled: the rule asks for the unit, its condition refuses
+	condition_failed() { [ "$(systemctl show -p ConditionResult --value "vfio-user-proxy@$EDU.service")" = no ]; }
+	touch "/etc/vfio-user-proxy/$EDU.disabled"
+	if vfio-user-proxy bind "$EDU" >/tmp/bind.log 2>&1 && udevadm settle --timeout=20 && wait_for 10 condition_failed &&
+		[ ! -e "/run/vfio-user/$EDU.sock" ]; then
+		pass sd-edu.opt-out-by-file
+	else
+		fail sd-edu.opt-out-by-file "bound with $EDU.disabled: unit $(systemctl is-active "vfio-user-proxy@$EDU.service"), condition $(systemctl show -p ConditionResult --value "vfio-user-proxy@$EDU.service")"
+	fi
+	vfio-user-proxy unbind "$EDU" >/tmp/unbind.log 2>&1
+	rm -f "/etc/vfio-user-proxy/$EDU.disabled"
 fi
