@@ -20,7 +20,7 @@ wait_for() {
 is_socket() { [ -S "$1" ]; }
 no_file() { [ ! -e "$1" ]; }
 # The pid watch last started for BDF (from its log), or nothing.
-child_of() { sed -n "s/.*watch: $1: started pid \([0-9]*\).*/\1/p" "$WLOG" | tail -n 1; }
+child_of() { sed -n "s/.*watch: $1: started pid \([0-9]*\).*/\1/p" "${2:-$WLOG}" | tail -n 1; }
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 dead() { ! alive "$1"; }
 new_child() { c=$(child_of "$1") && [ -n "$c" ] && [ "$c" != "$2" ] && alive "$c" && [ -S "$WDIR/$1.sock" ]; }
@@ -147,5 +147,29 @@ watch_checks() {
 	else
 		fail watch.sigterm-stops-all "exit $rc, child $last $(alive "$last" && echo alive), $WDIR: $(ls "$WDIR" | tr '\n' ' ')"
 		dump "$WLOG"
+	fi
+
+	# --once: exports what is bound (edu; nvme is back on its host driver) and exits 0 once its child has
+	# (here: stopped by SIGTERM, which an export answers with 0)
+	vfio-user-proxy watch --once --dir "$WDIR" --allow-no-reset --seccomp $force >/tmp/watch-once.log 2>&1 &
+	once=$!
+	if wait_for 20 is_socket "$WDIR/$EDU.sock" && [ ! -e "$WDIR/$NVME.sock" ]; then
+		kill -TERM "$(child_of "$EDU" /tmp/watch-once.log)"
+		( sleep "$STOP_TIMEOUT"; kill -KILL "$once" 2>/dev/null ) &
+		watchdog=$!
+		wait "$once"
+		rc=$?
+		kill "$watchdog" 2>/dev/null
+		wait "$watchdog" 2>/dev/null
+		if [ $rc = 0 ] && grep -q "every child has ended: 1 exited 0, 0 given up on" /tmp/watch-once.log; then
+			pass watch.once
+		else
+			fail watch.once "exit $rc:"
+			dump /tmp/watch-once.log
+		fi
+	else
+		fail watch.once "watch --once did not export just edu:"
+		dump /tmp/watch-once.log
+		kill -KILL "$once"
 	fi
 }
