@@ -51,7 +51,9 @@ void pci_bind_init(struct pci_bind *b, const char *prog)
 	memset(b, 0, sizeof(*b));
 	pci_sysfs_init(&b->sys);
 	vfio_paths_init(&b->paths, b->sys.root, NULL);
-	snprintf(b->state_dir, sizeof(b->state_dir), "%s", state && *state ? state : PCI_BIND_STATE_DEFAULT);
+	state = state && *state ? state : PCI_BIND_STATE_DEFAULT;
+	if (strlen(state) < sizeof(b->state_dir))
+		strcpy(b->state_dir, state); /* else left empty: every state path is then -ENAMETOOLONG */
 	b->prog = prog;
 	b->out = stdout;
 	b->err = stderr;
@@ -126,9 +128,12 @@ static int probe_write(struct pci_bind *b, const char *bdf)
 
 static int state_path(const struct pci_bind *b, const char *bdf, const char *prefix, char *path)
 {
-	int n = bdf ? snprintf(path, PATH_MAX, "%s/bind/%s%s", b->state_dir, prefix, bdf)
-		    : snprintf(path, PATH_MAX, "%s/bind", b->state_dir);
+	int n;
 
+	if (!b->state_dir[0])
+		return -ENAMETOOLONG;
+	n = bdf ? snprintf(path, PATH_MAX, "%s/bind/%s%s", b->state_dir, prefix, bdf)
+		: snprintf(path, PATH_MAX, "%s/bind", b->state_dir);
 	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
 }
 

@@ -15,7 +15,7 @@
 struct pci_bind {
 	struct pci_sysfs sys;
 	struct vfio_paths paths;  /* for DEVICE's forms: the same roots as sys */
-	char state_dir[PATH_MAX]; /* the remembered drivers are in STATE/bind/ADDRESS */
+	char state_dir[PATH_MAX / 2]; /* the remembered drivers are in STATE/bind/ADDRESS; "" when too long */
 	const char *prog;         /* "vfio-user-proxy bind": the prefix of each failure's line */
 	FILE *out;                /* one line per device done */
 	FILE *err;                /* one line per failure */
