@@ -20,6 +20,7 @@ static void usage(FILE *out)
 		"  bind DEVICE...                               bind PCI devices to vfio-pci (loading it if needed)\n"
 		"  unbind DEVICE...                             give them back to the driver they had before bind\n"
 		"  watch [--dir DIR]                            export every device bound to vfio-pci, as it comes\n"
+		"  bridge create|destroy|list|inject|events     the bridge module's emulated VFIO devices (mdev)\n"
 		"\n"
 		"options:\n"
 		"  --log-level error|warn|info|debug   how much to log on stderr (default info)\n"
@@ -33,6 +34,7 @@ static const struct {
 } commands[] = {
 	{ "emulate", cmd_emulate }, { "export", cmd_export }, { "probe", cmd_probe },
 	{ "bind", cmd_bind },       { "unbind", cmd_unbind }, { "watch", cmd_watch },
+	{ "bridge", cmd_bridge },
 };
 
 int main(int argc, char **argv)
