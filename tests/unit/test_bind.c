@@ -457,10 +457,12 @@ static void test_unbind_held(void **state)
 	fsys_add_device(f, A, 5, "vfio-pci", "nvme", "0x010802");
 	fsys_add_driver(f, "nvme");
 	fsys_put("nvme\n", "%s/bind/%s", f->state, A);
+	/* the fake kernel starts first: it watches the regular unbind file, not the FIFO that replaces it (a
+	 * watch on the FIFO would have it read the FIFO and unbind again, late, after the restore) */
+	fsys_start(f);
 	fsys_path(h.fifo, "%s/bus/pci/drivers/vfio-pci/unbind", f->sys);
 	assert_int_equal(unlink(h.fifo), 0);
 	assert_int_equal(mkfifo(h.fifo, 0600), 0);
-	fsys_start(f);
 	api_open(&a);
 	a.b.notice_ms = 200;
 	a.b.sys.timeout_ms = 2000;
