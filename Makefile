@@ -134,6 +134,27 @@ install: $(PROXY)
 	install -D -m 0644 include/vfio-user.h $(DESTDIR)$(PREFIX)/include/vfio-user-proxy/vfio-user.h
 	install -D -m 0644 proxy/client/client.h $(DESTDIR)$(PREFIX)/include/vfio-user-proxy/client.h
 
+# The bridge kernel module (Kbuild): its sources copied into $(BUILD)/module/<kernel release>/ and built
+# there with W=1 against KDIR (a kernel build or headers directory), so no build output lands in the
+# tree; any warning in the build log fails it. Prints the .ko path last. BTF for modules needs the
+# kernel's vmlinux, which a headers package lacks: it is skipped.
+KDIR ?= /lib/modules/$(shell uname -r)/build
+MODULE_SRCS := Kbuild $(wildcard bridge/*.c bridge/*.h) include/edu_model.h include/vup_bridge.h \
+	proxy/model/edu_model.c
+.PHONY: module
+module:
+	@test -f "$(KDIR)/Makefile" || { echo "make module: KDIR=$(KDIR) is no kernel build directory" >&2; exit 1; }
+	@rel=$$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$$/\1/p' "$(KDIR)/include/generated/utsrelease.h" 2>/dev/null) && \
+	[ -n "$$rel" ] || { echo "make module: no kernel release in $(KDIR)/include/generated/utsrelease.h" >&2; exit 1; } && \
+	dir=$(abspath $(BUILD))/module/$$rel && mkdir -p "$$dir" && \
+	cp --parents -u $(MODULE_SRCS) "$$dir/" && \
+	{ $(MAKE) -C "$(KDIR)" M="$$dir" W=1 CONFIG_DEBUG_INFO_BTF_MODULES= modules >"$$dir/build.log" 2>&1; \
+	  rc=$$?; cat "$$dir/build.log" >&2; } && \
+	if [ $$rc -ne 0 ]; then echo "make module: the build failed (log: $$dir/build.log)" >&2; exit 1; fi && \
+	if grep -Ei '(warning|error)[: ]' "$$dir/build.log" >&2; then \
+		echo "make module: the build log has warnings (log: $$dir/build.log)" >&2; exit 1; fi && \
+	echo "$$dir/vup_bridge.ko"
+
 clean:
 	rm -rf build
 
