@@ -4,6 +4,7 @@
 # usage: initramfs.sh KERNEL_ENTRY OUT.cpio PROXY VM_CHECKS
 #   KERNEL_ENTRY  a directory printed by kernel.sh or kernel-build.sh (moddir, release); a module the
 #                 kernel has built in (listed in modules.builtin) is left out
+# BRIDGE_KO=PATH (environment) adds the bridge module built for this kernel, and the mdev module it needs.
 # The archive is an uncompressed newc cpio (the kernel unpacks it faster than it would decompress it
 # under TCG); entries are sorted, owned by root and dated 0, so equal inputs give an equal archive.
 set -euo pipefail
@@ -87,9 +88,35 @@ for rel in "${load[@]}"; do
 	esac
 	echo "$base" >>"$stage/etc/vm/modules"
 done
+# The bridge module (BRIDGE_KO: built by run.sh for this kernel) and, in load order before it, the mdev
+# core it needs where the kernel has that as a module (the vfio modules above are loaded already).
+: >"$stage/etc/vm/bridge-modules"
+if [ -n "${BRIDGE_KO:-}" ] && [ -f "$BRIDGE_KO" ]; then
+	load=()
+	if line=$(grep -E "(^|/)mdev\.ko(\.[a-z]+)?:" "$moddir/modules.dep"); then
+		read -r -a deps <<<"${line#*:}"
+		for ((i = ${#deps[@]} - 1; i >= 0; i--)); do add_module "${deps[i]}"; done
+		add_module "${line%%:*}"
+	fi
+	for rel in "${load[@]}"; do
+		base=$(basename "$rel")
+		base=${base%%.ko*}
+		grep -qx "$base" "$stage/etc/vm/modules" && continue
+		[ -e "$stage/lib/modules/$base.ko" ] || case "$rel" in
+		*.ko) cp "$moddir/$rel" "$stage/lib/modules/$base.ko" ;;
+		*.ko.xz) xz -dc "$moddir/$rel" >"$stage/lib/modules/$base.ko" ;;
+		*.ko.gz) gzip -dc "$moddir/$rel" >"$stage/lib/modules/$base.ko" ;;
+		*.ko.zst) zstd -qdc "$moddir/$rel" >"$stage/lib/modules/$base.ko" ;;
+		*) die "unknown module format: $rel" ;;
+		esac
+		echo "$base" >>"$stage/etc/vm/bridge-modules"
+	done
+	cp "$BRIDGE_KO" "$stage/lib/modules/vup_bridge.ko"
+	echo vup_bridge >>"$stage/etc/vm/bridge-modules"
+fi
 cp "$entry/release" "$stage/etc/vm/release"
 install -m 0755 "$here/init" "$stage/init"
-install -m 0644 "$here/report.sh" "$here/watch_checks.sh" "$stage/etc/vm/"
+install -m 0644 "$here/report.sh" "$here/watch_checks.sh" "$here/bridge_checks.sh" "$stage/etc/vm/"
 
 mkdir -p "$(dirname "$out")"
 (cd "$stage" && find . -mindepth 1 -exec touch -h -d @0 {} + &&

@@ -102,6 +102,19 @@ if [ -n "$judge_log" ]; then
 	exit
 fi
 
+# bridge_module ENTRY DIR: the bridge module built for ENTRY's kernel (module-build.sh, else make module
+# against Debian's headers), its path printed; nothing when it cannot be built (the guest skips its checks).
+bridge_module() {
+	local ko
+	if [ -x "$here/module-build.sh" ]; then
+		ko=$("$here/module-build.sh" "$1" "$2" 2>"$2.log" | grep '/vup_bridge\.ko$' | head -n 1) || true
+	elif [ "$(cat "$1/suite" 2>/dev/null || echo bookworm)" = bookworm ]; then
+		ko=$(make -s -C "$here/../.." module KDIR="$("$here/../interop/kheaders.sh" "$1")" BUILD="$2" 2>"$2.log" |
+			tail -n 1) || true
+	fi
+	if [ -n "${ko:-}" ] && [ -f "$ko" ]; then echo "$ko"; else echo "vm-tests: no bridge module for $(cat "$1/release") (log: $2.log)" >&2; fi
+}
+
 # boot SUITE KERNEL_ENTRY LABEL IOMMU: one guest boot and its verdict; IOMMU (legacy, iommufd or empty)
 # goes on the kernel command line for the guest's /init.
 boot() {
@@ -116,7 +129,7 @@ boot() {
 		"$here/systemd-initrd.sh" "$sysroot" "$entry" "$install" "$checks" "$initrd"
 		append="$append systemd.show_status=0 systemd.log_level=warning"
 	else
-		"$here/initramfs.sh" "$entry" "$initrd" "$proxy" "$checks"
+		BRIDGE_KO=$(bridge_module "$entry" "$out/module-$name") "$here/initramfs.sh" "$entry" "$initrd" "$proxy" "$checks"
 	fi
 	append="$append${iommu:+ vup_iommu=$iommu}"
 	img=$out/nvme.img
