@@ -52,7 +52,7 @@ static bool vupb_name_valid(const char *name)
 	return true;
 }
 
-/* The UUID attribute, when given: 0, -ENODATA when absent, -EINVAL when malformed (said in extack). */
+/* The UUID attribute: 0, -ENODATA when absent, -EINVAL when malformed (said in the extack). */
 static int vupb_get_uuid(struct genl_info *info, guid_t *uuid)
 {
 	struct nlattr *a = info->attrs[VUP_BRIDGE_A_UUID];
@@ -60,14 +60,16 @@ static int vupb_get_uuid(struct genl_info *info, guid_t *uuid)
 	if (!a)
 		return -ENODATA;
 	if (nla_len(a) != VUP_BRIDGE_UUID_LEN + 1 || guid_parse(nla_data(a), uuid)) {
-		NL_SET_ERR_MSG_ATTR(info->extack, a, "UUID must be 36 characters as 01234567-89ab-cdef-0123-456789abcdef");
+		NL_SET_ERR_MSG_ATTR(info->extack, a,
+				    "UUID must be 36 characters as 01234567-89ab-cdef-0123-456789abcdef");
 		return -EINVAL;
 	}
 	return 0;
 }
 
-/* The NAME or UUID that picks one instance: 0 with *name or *uuid set (the other NULL), or an error. */
-static int vupb_get_target(struct genl_info *info, const char **name, guid_t *uuid_buf, const guid_t **uuid)
+/* The NAME or UUID that picks one instance: 0 with *name or *uuid set (the other NULL). */
+static int vupb_get_target(struct genl_info *info, const char **name, guid_t *uuid_buf,
+			   const guid_t **uuid)
 {
 	int ret;
 
@@ -339,9 +341,9 @@ static const struct genl_small_ops vupb_genl_ops[] = {
 };
 
 /*
- * One policy for the family: every kernel from 6.1 on applies it to small ops (which have none of their
- * own) with strict validation. .resv_start_op stays 0, as a family new in 6.1 must have it: reserved header
- * fields are checked and unknown attributes refused for every command.
+ * One policy for the family: every kernel from 6.1 on applies it to small ops (which have none
+ * of their own) with strict validation. .resv_start_op stays 0, as a family new in 6.1 must have
+ * it: reserved header fields are checked and unknown attributes refused for every command.
  */
 static struct genl_family vupb_genl_family __ro_after_init = {
 	.name = VUP_BRIDGE_GENL_NAME,
