@@ -143,6 +143,52 @@ bool vfio_driver_allowed_in_group(const char *drv)
 	return vfio_driver_is_vfio_pci(drv) || strcmp(drv, "pci-stub") == 0 || strcmp(drv, "pcieport") == 0;
 }
 
+int vfio_parse_uuid(const char *s, char *out, size_t out_len)
+{
+	static const int group_len[] = { 8, 4, 4, 4, 12 };
+	size_t k = 0;
+
+	if (out_len < 37)
+		return -EINVAL;
+	for (int g = 0; g < 5; g++) {
+		for (int i = 0; i < group_len[g]; i++, k++) {
+			char c = s[k];
+
+			if (c >= 'A' && c <= 'F')
+				c = (char)(c - 'A' + 'a');
+			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+				return -EINVAL;
+			out[k] = c;
+		}
+		if (g < 4) {
+			if (s[k] != '-')
+				return -EINVAL;
+			out[k++] = '-';
+		}
+	}
+	if (s[k])
+		return -EINVAL;
+	out[k] = '\0';
+	return 0;
+}
+
+/* The last component of a path (trailing slashes dropped) into out: 0 or -EINVAL. */
+static int path_basename(const char *arg, char *out, size_t len)
+{
+	size_t n = strlen(arg), end;
+
+	while (n > 1 && arg[n - 1] == '/')
+		n--;
+	end = n;
+	while (n > 0 && arg[n - 1] != '/')
+		n--;
+	if (end == n || end - n >= len)
+		return -EINVAL;
+	memcpy(out, arg + n, end - n);
+	out[end - n] = '\0';
+	return 0;
+}
+
 /* A path under "/sys/" (or the configured sysfs root) ending in a PCI address. */
 static int bdf_from_sysfs_path(const char *arg, char *bdf, size_t len)
 {
@@ -189,6 +235,35 @@ static int resolve_cdev(const char *arg, const struct vfio_paths *p, char *bdf, 
 		return -ENODEV;
 	}
 	return 0;
+}
+
+/*
+ * DEVICE naming a mediated device: its UUID, a sysfs path ending in it, or a VFIO cdev whose device is
+ * one. true (t->bdf the UUID, t->mdev set) when it does; false for any other form.
+ */
+static bool resolve_mdev(const char *arg, const struct vfio_paths *p, struct vfio_target *t)
+{
+	char name[PATH_MAX], link[PATH_MAX];
+
+	if (arg[0] != '/') {
+		t->mdev = vfio_parse_uuid(arg, t->bdf, sizeof(t->bdf)) == 0;
+		return t->mdev;
+	}
+	if (path_basename(arg, name, sizeof(name)))
+		return false;
+	if (under(arg, "/dev", CDEV_DIR) || under(arg, p->dev, CDEV_DIR)) {
+		char dev[64];
+
+		if (pathf(link, "%s/class/vfio-dev/%s/device", p->sysfs, name) ||
+		    vfio_link_basename(link, dev, sizeof(dev)) || vfio_parse_uuid(dev, t->bdf, sizeof(t->bdf)))
+			return false;
+		t->cdev_given = true;
+		t->mdev = true;
+		return true;
+	}
+	if (under(arg, "/sys", "/") || under(arg, p->sysfs, "/"))
+		t->mdev = vfio_parse_uuid(name, t->bdf, sizeof(t->bdf)) == 0;
+	return t->mdev;
 }
 
 int vfio_resolve_bdf(const char *arg, const struct vfio_paths *p, char *bdf, size_t len, bool *cdev, char *why,
@@ -262,6 +337,23 @@ static int check_group_members(const struct vfio_paths *p, const char *bdf, unsi
 	return ret;
 }
 
+/* An mdev is a VFIO device through whatever driver its parent registered: it needs one, any one. */
+static int check_mdev_driver(const char *devdir, const char *uuid, char *drv, size_t drv_len, char *why,
+			     size_t why_len)
+{
+	char link[PATH_MAX];
+	int ret;
+
+	if (pathf(link, "%s/driver", devdir))
+		return -ENAMETOOLONG;
+	ret = vfio_link_basename(link, drv, drv_len);
+	if (ret == -ENOENT)
+		why_set(why, why_len, "mdev %s is bound to no driver: is its parent's module loaded?", uuid);
+	else if (ret)
+		why_set(why, why_len, "cannot read the driver of mdev %s (%s): %s", uuid, link, strerror(-ret));
+	return ret == -ENOENT ? -ENODEV : ret;
+}
+
 static int check_driver(const struct vfio_paths *p, const char *devdir, const char *bdf, char *drv,
 			size_t drv_len, char *why, size_t why_len)
 {
@@ -331,9 +423,17 @@ int vfio_discover(const char *device, const struct vfio_paths *p, struct vfio_ta
 		why_set(why, why_len, "no DEVICE given: give a PCI address such as 0000:00:03.0");
 		return -EINVAL;
 	}
-	ret = vfio_resolve_bdf(device, p, t->bdf, sizeof(t->bdf), &t->cdev_given, why, why_len);
-	if (ret)
-		return ret;
+	if (!resolve_mdev(device, p, t)) {
+		ret = vfio_resolve_bdf(device, p, t->bdf, sizeof(t->bdf), &t->cdev_given, why, why_len);
+		if (ret == -EINVAL)
+			why_set(why, why_len,
+				"'%s' names no PCI device or mdev: give its address (0000:00:03.0, or 00:03.0 for domain "
+				"0000), its sysfs path (/sys/bus/pci/devices/0000:00:03.0), its VFIO cdev, or an mdev's "
+				"UUID or sysfs path (/sys/bus/mdev/devices/UUID)",
+				device);
+		if (ret)
+			return ret;
+	}
 
 	if (pathf(path, "%s/vfio", p->dev))
 		return -ENAMETOOLONG;
@@ -343,11 +443,15 @@ int vfio_discover(const char *device, const struct vfio_paths *p, struct vfio_ta
 		return -ENOENT;
 	}
 
-	if (pathf(devdir, "%s/bus/pci/devices/%s", p->sysfs, t->bdf))
+	if (pathf(devdir, "%s/bus/%s/devices/%s", p->sysfs, t->mdev ? "mdev" : "pci", t->bdf))
 		return -ENAMETOOLONG;
 	if (stat(devdir, &st)) {
-		why_set(why, why_len, "no PCI device %s (%s does not exist): lspci -D lists the addresses", t->bdf,
-			devdir);
+		if (t->mdev)
+			why_set(why, why_len, "no mdev %s (%s does not exist): ls %s/bus/mdev/devices lists them",
+				t->bdf, devdir, p->sysfs);
+		else
+			why_set(why, why_len, "no PCI device %s (%s does not exist): lspci -D lists the addresses",
+				t->bdf, devdir);
 		return -ENODEV;
 	}
 
@@ -370,7 +474,10 @@ int vfio_discover(const char *device, const struct vfio_paths *p, struct vfio_ta
 	}
 	t->group = (unsigned int)group;
 
-	ret = check_driver(p, devdir, t->bdf, t->driver, sizeof(t->driver), why, why_len);
+	if (t->mdev)
+		ret = check_mdev_driver(devdir, t->bdf, t->driver, sizeof(t->driver), why, why_len);
+	else
+		ret = check_driver(p, devdir, t->bdf, t->driver, sizeof(t->driver), why, why_len);
 	if (ret)
 		return ret;
 	ret = check_group_members(p, t->bdf, t->group, why, why_len);

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define VFIO_BDF_MAX 24         /* "dddddddd:bb:dd.f" and the NUL, with room */
+#define VFIO_BDF_MAX 40         /* "dddddddd:bb:dd.f", or an mdev's 36-character UUID, and the NUL */
 #define VFIO_DRIVER_MAX 64
 #define VFIO_WHY_MAX 768        /* one explanation line */
 #define VFIO_MEMLOCK_MIN (64ull << 20)
@@ -25,8 +25,9 @@ void vfio_paths_init(struct vfio_paths *p, const char *sysfs_root, const char *d
 
 /* A device that passed every check: what the IOMMU paths need to open it. */
 struct vfio_target {
-	char bdf[VFIO_BDF_MAX];          /* canonical: 0000:00:03.0 */
-	char driver[VFIO_DRIVER_MAX];    /* vfio-pci, or a vfio-pci variant driver */
+	char bdf[VFIO_BDF_MAX];          /* canonical: 0000:00:03.0; an mdev's UUID (the name VFIO knows it by) */
+	bool mdev;                       /* a mediated device (/sys/bus/mdev/devices/UUID), not a PCI function */
+	char driver[VFIO_DRIVER_MAX];    /* vfio-pci, or a vfio-pci variant driver; an mdev's parent driver */
 	unsigned int group;              /* IOMMU group number */
 	char group_path[PATH_MAX];       /* /dev/vfio/N */
 	char container_path[PATH_MAX];   /* /dev/vfio/vfio */
@@ -55,11 +56,15 @@ bool vfio_driver_is_vfio_pci(const char *drv);
 /* Drivers the kernel lets share an IOMMU group with a VFIO user (vfio-pci, pci-stub, pcieport): no DMA of their own. */
 bool vfio_driver_allowed_in_group(const char *drv);
 
+/* An mdev's UUID (8-4-4-4-12 hex digits, either case) in lower case: 0 or -EINVAL. */
+int vfio_parse_uuid(const char *s, char *out, size_t out_len);
+
 /*
  * Resolves DEVICE (a PCI address, a sysfs path of a PCI device, or a VFIO cdev path
- * /dev/vfio/devices/vfioX) and checks that VFIO can serve it: VFIO present, the device there, in an IOMMU
- * group, bound to vfio-pci, every other device of its group bound to vfio-pci (or pci-stub, pcieport, no
- * driver). Fills both paths' nodes (the group's, and the cdev's when the kernel made one). 0, or a
+ * /dev/vfio/devices/vfioX; or a mediated device: its UUID, its sysfs path /sys/bus/mdev/devices/UUID or its
+ * cdev) and checks that VFIO can serve it: VFIO present, the device there, in an IOMMU group, bound to
+ * vfio-pci (an mdev: to any driver, its parent's), every other device of its group bound to vfio-pci (or
+ * pci-stub, pcieport, no driver). Fills both paths' nodes (the group's, and the cdev's when the kernel made one). 0, or a
  * negative errno with why holding one line saying what is wrong and what to do:
  *   -EINVAL  DEVICE is none of the accepted forms
  *   -ENOTSUP a device in VFIO no-IOMMU mode

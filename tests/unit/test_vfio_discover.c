@@ -379,6 +379,85 @@ static void test_cdev_path(void **state)
 	assert_int_equal(discover(t, "/dev/vfio/devices/"), -EINVAL);
 }
 
+/* A mediated device laid out as sysfs does (under its parent, linked from bus/mdev); driver NULL: unbound. */
+static void add_mdev(struct tree *t, const char *uuid, int group, const char *driver)
+{
+	const char *s = t->p.sysfs;
+	char target[PATH_MAX];
+
+	mkdirs("%s/devices/virtual/vup_bridge/vup_bridge/%s", s, uuid);
+	fmtpath(target, "../../../devices/virtual/vup_bridge/vup_bridge/%s", uuid);
+	linkf(target, "%s/bus/mdev/devices/%s", s, uuid);
+	if (driver) {
+		mkdirs("%s/bus/mdev/drivers/%s", s, driver);
+		fmtpath(target, "../../../../bus/mdev/drivers/%s", driver);
+		linkf(target, "%s/devices/virtual/vup_bridge/vup_bridge/%s/driver", s, uuid);
+	}
+	fmtpath(target, "../../../../devices/virtual/vup_bridge/vup_bridge/%s", uuid);
+	linkf(target, "%s/kernel/iommu_groups/%d/devices/%s", s, group, uuid);
+	fmtpath(target, "../../../../../kernel/iommu_groups/%d", group);
+	linkf(target, "%s/devices/virtual/vup_bridge/vup_bridge/%s/iommu_group", s, uuid);
+	touch("%s/vfio/%d", t->p.dev, group);
+}
+
+/* An mdev (the bridge module's emulated device): by UUID in either case, by its sysfs paths, by its cdev;
+ * VFIO opens it by the UUID; any driver of its parent serves; none is said. */
+static void test_mdev(void **state)
+{
+	struct tree *t = *state;
+	const char *uuid = "5f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+	char path[PATH_MAX];
+	static const char *const forms[] = {
+		"5f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+		"5F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0",
+		"/sys/bus/mdev/devices/5f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+		"/sys/bus/mdev/devices/5f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/",
+		"/sys/devices/virtual/vup_bridge/vup_bridge/5f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+	};
+	static const char *const bad[] = {
+		"5f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f",   /* one digit short */
+		"5f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f00", /* one too many */
+		"5f1e2d3c4b5a-6978-8796-a5b4c3d2e1f0-",  /* a dash misplaced */
+		"5f1e2d3c-4b5a-6978-8796-a5b4c3d2e1g0",  /* not hex */
+		"/tmp/5f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+	};
+
+	add_mdev(t, uuid, 7, "vup_bridge");
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		if (discover(t, forms[i]) != 0)
+			fail_msg("'%s' refused: %s", forms[i], t->why);
+		assert_true(t->t.mdev);
+		assert_string_equal(t->t.bdf, uuid);
+		assert_string_equal(t->t.driver, "vup_bridge");
+		assert_int_equal(t->t.group, 7);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (discover(t, bad[i]) != -EINVAL)
+			fail_msg("'%s' accepted: %s", bad[i], t->t.bdf);
+		assert_why(t, "names no PCI device or mdev");
+		assert_why(t, "/sys/bus/mdev/devices/UUID");
+	}
+	/* its cdev, found from sysfs and named as the device */
+	mkdirs("%s/devices/virtual/vup_bridge/vup_bridge/%s/vfio-dev/vfio2", t->p.sysfs, uuid);
+	fmtpath(path, "../../../devices/virtual/vup_bridge/vup_bridge/%s", uuid);
+	linkf(path, "%s/class/vfio-dev/vfio2/device", t->p.sysfs);
+	fmtpath(path, "%s/vfio/devices/vfio2", t->p.dev);
+	assert_int_equal(discover(t, path), 0);
+	assert_true(t->t.mdev && t->t.cdev_given);
+	assert_string_equal(t->t.bdf, uuid);
+	assert_string_equal(t->t.cdev_path, path);
+	/* a PCI device stays one */
+	add_device(t, "0000:00:03.0", 5, "vfio-pci");
+	assert_int_equal(discover(t, "0000:00:03.0"), 0);
+	assert_false(t->t.mdev);
+	/* an mdev that is not there, and one without a driver */
+	assert_int_equal(discover(t, "00000000-0000-0000-0000-000000000000"), -ENODEV);
+	assert_why(t, "no mdev 00000000-0000-0000-0000-000000000000");
+	add_mdev(t, "11111111-2222-3333-4444-555555555555", 8, NULL);
+	assert_int_equal(discover(t, "11111111-2222-3333-4444-555555555555"), -ENODEV);
+	assert_why(t, "is bound to no driver: is its parent's module loaded?");
+}
+
 static void test_no_cdev(void **state)
 {
 	struct tree *t = *state;
@@ -524,6 +603,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_vfio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cdev_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mdev, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_cdev, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_noiommu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
