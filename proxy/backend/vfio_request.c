@@ -151,7 +151,8 @@ bool vfio_request_take(struct vfio_dev *d)
 	if (d->req_fd < 0 || read(d->req_fd, &count, sizeof(count)) != sizeof(count))
 		return false;
 	d->asked_back = true;
-	log_warn("the kernel asks for %s back (it is being unbound from vfio-pci): stopping", d->target.bdf);
+	log_warn("the kernel asks for %s back (%s): stopping", d->target.bdf,
+		 d->target.mdev ? "the mdev is being removed" : "it is being unbound from vfio-pci");
 	signal_client(d);
 	return true;
 }

@@ -53,6 +53,27 @@ br_remove() {
 	fi
 }
 
+# shellcheck source=tests/vm/bridge_ctl_checks.sh
+. /etc/vm/bridge_ctl_checks.sh
+
+# The fault checks' client (see bridge_ctl_checks.sh): export of the instance, vm-bridge --bridge-fault MODE
+# against it, which arms the fault with $BRIDGE_INJECT at the right moment and says whether it showed.
+bridge_ctl_client() {
+	case "$2" in
+	basic | surprise-removal) bc_export_client "$@" ;;
+	*)
+		bc_export "$1" || return 1
+		timeout "$CHECK_TIMEOUT" vm-bridge --socket "$BC_DIR/export.sock" --label "$3" --bridge-fault "$2" \
+			--inject "$BRIDGE_INJECT" --stall-ms "${BRIDGE_STALL_MS:-0}"
+		bc_rc=$?
+		kill -TERM "$BC_EXPORT"
+		wait "$BC_EXPORT"
+		[ "$bc_rc" -eq 0 ] || cat "$BC_DIR/export.log"
+		return "$bc_rc"
+		;;
+	esac
+}
+
 bridge_checks() {
 	if [ ! -e /lib/modules/vup_bridge.ko ]; then
 		skip bridge "no vup_bridge.ko built for $(uname -r) (run.sh could not build it)"
@@ -85,22 +106,35 @@ bridge_checks() {
 		fail bridge.create "$BR_DEV: driver '$drv', $(cat "$BR_TYPE/available_instances") available (was $avail0)"
 	fi
 
-	# export of the instance, the same client checks as the emulated device (edu-like, RESET, BAR0 trapped)
-	# (an export that refuses the path exits at once; one that takes it is stopped after 2 s)
-	timeout 2 vfio-user-proxy export "$BR_DEV" --socket-path /tmp/br-try.sock >/tmp/br-export.log 2>&1
-	if ! grep -q "names no PCI device" /tmp/br-export.log; then
-		if start_proxy bridge export "$BR_DEV" --seccomp; then
-			client bridge --kind emulated
-			# destroy while a client is connected: the device request makes export let go
-			br_remove bridge.remove-while-served && pass bridge.remove-while-served
+	# export of the instance: the same client checks as the emulated device (edu-like, RESET, BAR0
+	# trapped), then remove while a client is connected: the device request makes export end the session
+	# and exit 0, and the remove returns
+	if start_proxy bridge export "$BR_DEV" --seccomp; then
+		client bridge --kind emulated
+		vm-bridge --socket /tmp/bridge.sock --label bridge --wait-closed 30 >/tmp/br-held.log 2>&1 &
+		held=$!
+		br_wait 50 grep -q "connected" /tmp/br-held.log
+		t0=$(now_ms)
+		if br_remove bridge.remove-while-served; then
 			wait "$PROXY_PID"
-			echo "INFO bridge: export exited with $? after the remove"
-			PROXY_PID=
-			br_create bridge.create-again || return 0
+			rc=$?
+			wait "$held"
+			hrc=$?
+			if [ $rc = 0 ] && [ $hrc = 0 ] && grep -q "asks for $BR_UUID back" /tmp/bridge.log; then
+				echo "MEASURE bridge.remove-while-served $(($(now_ms) - t0)) ms"
+				pass bridge.remove-while-served
+			else
+				fail bridge.remove-while-served "export exit $rc (want 0), client exit $hrc (want 0: closed by the server):"
+				dump /tmp/bridge.log
+				dump /tmp/br-held.log
+			fi
 		fi
-	else
-		skip bridge.export "export does not take an mdev yet: $(head -n 1 /tmp/br-export.log)"
+		PROXY_PID=
+		br_create bridge.create-again || return 0
 	fi
+
+	# the netlink control (tests/vm/bridge_ctl_checks.sh), its fault checks seen through export + vm-trust
+	bridge_ctl_checks
 
 	# 20 create/remove cycles: the type's count comes back, nothing is left behind
 	i=0

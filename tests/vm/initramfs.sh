@@ -54,6 +54,7 @@ add_binary() {
 add_binary "$proxy" usr/bin/vfio-user-proxy
 add_binary "$checks" usr/bin/vm-checks
 add_binary "$(dirname "$checks")/vm-trust" usr/bin/vm-trust
+add_binary "$(dirname "$checks")/vm-bridge" usr/bin/vm-bridge
 
 # Modules in load order: for each leaf, its modules.dep dependencies from last to first, then the leaf.
 moddir=$entry/moddir
@@ -116,7 +117,8 @@ if [ -n "${BRIDGE_KO:-}" ] && [ -f "$BRIDGE_KO" ]; then
 fi
 cp "$entry/release" "$stage/etc/vm/release"
 install -m 0755 "$here/init" "$stage/init"
-install -m 0644 "$here/report.sh" "$here/watch_checks.sh" "$here/bridge_checks.sh" "$stage/etc/vm/"
+install -m 0644 "$here/report.sh" "$here/watch_checks.sh" "$here/bridge_checks.sh" "$here/bridge_ctl_checks.sh" \
+	"$stage/etc/vm/"
 
 mkdir -p "$(dirname "$out")"
 (cd "$stage" && find . -mindepth 1 -exec touch -h -d @0 {} + &&

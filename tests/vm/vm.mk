@@ -10,6 +10,7 @@
 VM_BUILD := build/vm/$(BUILD_TYPE)
 VM_CHECKS := $(VM_BUILD)/vm-checks
 VM_TRUST := $(VM_BUILD)/vm-trust
+VM_BRIDGE := $(VM_BUILD)/vm-bridge
 VM_KERNELS ?= bookworm sid iommufd systemd
 # The systemd guest gets the project as `make install` puts it (merged /usr, as Debian 12's root has it).
 VM_INSTALL := $(VM_BUILD)/install
@@ -21,7 +22,7 @@ VM_CHECKS_LIBS := $(shell pkg-config --libs json-c)
 .PHONY: vm-test vm-checks
 CHECK_TARGETS += vm-test
 
-vm-checks: $(VM_CHECKS) $(VM_TRUST)
+vm-checks: $(VM_CHECKS) $(VM_TRUST) $(VM_BRIDGE)
 
 $(VM_BUILD)/vm_checks.o: tests/vm/vm_checks.c
 	@mkdir -p $(dir $@)
@@ -37,10 +38,17 @@ $(VM_BUILD)/vm_trust.o: tests/vm/vm_trust.c
 $(VM_TRUST): $(VM_BUILD)/vm_trust.o $(LIBCLIENT)
 	$(CC) $(ALL_LDFLAGS) $(VM_CHECKS_LDFLAGS) -o $@ $< $(LIBCLIENT) $(VM_CHECKS_LIBS)
 
-vm-test: $(PROXY) $(VM_CHECKS) $(VM_TRUST)
+$(VM_BUILD)/vm_bridge.o: tests/vm/vm_bridge.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(VM_BRIDGE): $(VM_BUILD)/vm_bridge.o $(LIBCLIENT)
+	$(CC) $(ALL_LDFLAGS) $(VM_CHECKS_LDFLAGS) -o $@ $< $(LIBCLIENT) $(VM_CHECKS_LIBS)
+
+vm-test: $(PROXY) $(VM_CHECKS) $(VM_TRUST) $(VM_BRIDGE)
 	rm -rf $(VM_INSTALL)
 	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(VM_INSTALL)) PREFIX=/usr UDEVDIR=/usr/lib/udev \
 		SYSTEMDUNITDIR=/usr/lib/systemd/system SYSUSERSDIR=/usr/lib/sysusers.d TMPFILESDIR=/usr/lib/tmpfiles.d
 	tests/vm/run.sh --proxy $(PROXY) --checks $(VM_CHECKS) --out $(VM_BUILD) --install $(VM_INSTALL) $(VM_KERNELS)
 
--include $(VM_BUILD)/vm_checks.d $(VM_BUILD)/vm_trust.d
+-include $(VM_BUILD)/vm_checks.d $(VM_BUILD)/vm_trust.d $(VM_BUILD)/vm_bridge.d

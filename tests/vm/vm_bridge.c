@@ -1,0 +1,209 @@
+/* vm_bridge.c: the guest bench's client for the bridge module's instances behind export: a client held open until the server closes it, and each injected fault seen as a real device shows it; one PASS/FAIL line each. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/client.h"
+#include "edu_model.h"
+
+#define BAR0 VFIO_PCI_BAR0_REGION_INDEX
+#define RW (VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE)
+#define IOVA 0x100000ull
+#define WINDOW (1u << 20)
+
+static bool verdict(const char *label, const char *name, bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static bool verdict(const char *label, const char *name, bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ok) {
+		printf("PASS %s.%s\n", label, name);
+		return true;
+	}
+	printf("FAIL %s.%s: ", label, name);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	return false;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int client(const char *sock, struct vuc **c)
+{
+	struct vuc_server_caps caps;
+	int r = vuc_connect(sock, c);
+
+	if (r < 0)
+		return r;
+	vuc_set_timeout(*c, 15000);
+	r = vuc_negotiate(*c, &caps);
+	if (r < 0)
+		vuc_close(*c);
+	return r;
+}
+
+/* Arms the fault: the command line in `inject` (`vfio-user-proxy bridge inject NAME FAULT ...`). */
+static bool inject(const char *cmd)
+{
+	return cmd && system(cmd) == 0;
+}
+
+/* One DMA from guest memory into the device's buffer; the command register once the engine stopped. */
+static int run_dma(struct vuc *c, uint64_t *cmd)
+{
+	long end = now_ms() + 5000;
+	int r;
+
+	if ((r = vuc_write64(c, BAR0, EDU_REG_DMA_SRC, IOVA)) || (r = vuc_write64(c, BAR0, EDU_REG_DMA_DST, EDU_DMA_BUF_ADDR)) ||
+	    (r = vuc_write64(c, BAR0, EDU_REG_DMA_COUNT, 64)) || (r = vuc_write64(c, BAR0, EDU_REG_DMA_CMD, EDU_DMA_CMD_RUN)))
+		return r;
+	do {
+		r = vuc_read64(c, BAR0, EDU_REG_DMA_CMD, cmd);
+		if (r || !(*cmd & EDU_DMA_CMD_RUN))
+			return r;
+		usleep(1000);
+	} while (now_ms() < end);
+	return -ETIMEDOUT;
+}
+
+/* dma-fail: the armed DMA stops with the error bit, as one an IOMMU refused; the next one works. */
+static bool fault_dma(struct vuc *c, const char *label, const char *cmd)
+{
+	int mem = memfd_create("guest-ram", MFD_CLOEXEC);
+	uint64_t first = 0, second = 0;
+	int r;
+
+	if (mem < 0 || ftruncate(mem, WINDOW) || (r = vuc_dma_map_fd(c, IOVA, WINDOW, mem, 0, RW)))
+		return verdict(label, "dma-fail", false, "cannot map a DMA window: %s", strerror(errno));
+	if (!inject(cmd))
+		return verdict(label, "dma-fail", false, "'%s' failed", cmd);
+	r = run_dma(c, &first);
+	if (!r)
+		r = run_dma(c, &second);
+	close(mem);
+	return verdict(label, "dma-fail", !r && (first & EDU_DMA_CMD_ERROR) && !(second & EDU_DMA_CMD_ERROR),
+		       "DMA command after the fault %#llx (want the error bit %#x), after it %#llx (want none): %s",
+		       (unsigned long long)first, EDU_DMA_CMD_ERROR, (unsigned long long)second, strerror(-r));
+}
+
+/* err-irq: the ERR eventfd fires. */
+static bool fault_err(struct vuc *c, const char *label, const char *cmd)
+{
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct pollfd p = { .fd = efd, .events = POLLIN };
+	uint64_t n = 0;
+	int r = vuc_set_irqs(c, VFIO_PCI_ERR_IRQ_INDEX, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1,
+			     &efd, NULL);
+
+	if (r)
+		return verdict(label, "err-irq", false, "SET_IRQS on the ERR index: %s", strerror(-r));
+	if (!inject(cmd))
+		return verdict(label, "err-irq", false, "'%s' failed", cmd);
+	r = poll(&p, 1, 5000);
+	if (r == 1 && read(efd, &n, sizeof(n)) != sizeof(n))
+		n = 0;
+	close(efd);
+	return verdict(label, "err-irq", n >= 1, "the ERR eventfd did not fire within 5 s");
+}
+
+/* stall-reads: a BAR read takes at least the stall, and still reads the right value. */
+static bool fault_stall(struct vuc *c, const char *label, const char *cmd, long ms)
+{
+	uint32_t id = 0;
+	long t0, took;
+	int r;
+
+	if (!inject(cmd))
+		return verdict(label, "stall-reads", false, "'%s' failed", cmd);
+	t0 = now_ms();
+	r = vuc_read32(c, BAR0, EDU_REG_ID, &id);
+	took = now_ms() - t0;
+	printf("MEASURE %s.stalled-read %ld ms (stall %ld ms)\n", label, took, ms);
+	return verdict(label, "stall-reads", !r && id == EDU_ID_VALUE && took >= ms,
+		       "read %#x (%s) in %ld ms; want %#x after at least %ld ms", id, strerror(-r), took,
+		       EDU_ID_VALUE, ms);
+}
+
+/* The client stays connected until the server closes the socket (an export letting go of a removed device). */
+static bool wait_closed(struct vuc *c, const char *label, int seconds)
+{
+	long t0 = now_ms();
+	int r;
+
+	printf("INFO %s: connected, waiting for the server to close\n", label);
+	fflush(stdout);
+	r = vuc_wait_closed(c, seconds * 1000);
+	printf("INFO %s: closed by the server after %ld ms\n", label, now_ms() - t0);
+	return r == 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },    { "label", required_argument, NULL, 'l' },
+		{ "wait-closed", required_argument, NULL, 'w' }, { "bridge-fault", required_argument, NULL, 'f' },
+		{ "inject", required_argument, NULL, 'i' },    { "stall-ms", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sock = NULL, *label = "bridge", *fault = NULL, *cmd = NULL;
+	int c, wait_s = 0;
+	long stall = 0;
+	struct vuc *vc;
+	bool ok;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sock = optarg; break;
+		case 'l': label = optarg; break;
+		case 'w': wait_s = atoi(optarg); break;
+		case 'f': fault = optarg; break;
+		case 'i': cmd = optarg; break;
+		case 'm': stall = atol(optarg); break;
+		default:
+			return 2;
+		}
+	}
+	if (!sock || (!wait_s == !fault)) {
+		fprintf(stderr, "usage: vm-bridge --socket PATH [--label L] (--wait-closed SECONDS | --bridge-fault "
+				"dma-fail|err-irq|stall-reads --inject CMD [--stall-ms N])\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	c = client(sock, &vc);
+	if (c < 0) {
+		printf("FAIL %s.connect: %s\n", label, strerror(-c));
+		return 1;
+	}
+	if (wait_s)
+		ok = wait_closed(vc, label, wait_s);
+	else if (strcmp(fault, "dma-fail") == 0)
+		ok = fault_dma(vc, label, cmd);
+	else if (strcmp(fault, "err-irq") == 0)
+		ok = fault_err(vc, label, cmd);
+	else if (strcmp(fault, "stall-reads") == 0)
+		ok = fault_stall(vc, label, cmd, stall);
+	else
+		ok = verdict(label, fault, false, "no such fault mode");
+	vuc_close(vc);
+	return ok ? 0 : 1;
+}
