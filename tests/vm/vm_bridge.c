@@ -91,10 +91,18 @@ static bool fault_dma(struct vuc *c, const char *label, const char *cmd)
 {
 	int mem = memfd_create("guest-ram", MFD_CLOEXEC);
 	uint64_t first = 0, second = 0;
+	uint16_t command = 0;
 	int r;
 
 	if (mem < 0 || ftruncate(mem, WINDOW) || (r = vuc_dma_map_fd(c, IOVA, WINDOW, mem, 0, RW)))
 		return verdict(label, "dma-fail", false, "cannot map a DMA window: %s", strerror(errno));
+	/* a device DMAs only as a bus master (PCI_COMMAND bit 2) */
+	if ((r = vuc_config_read(c, 0x04, &command, 2)) == 0) {
+		command |= 0x4;
+		r = vuc_config_write(c, 0x04, &command, 2);
+	}
+	if (r)
+		return verdict(label, "dma-fail", false, "cannot turn on bus mastering: %s", strerror(-r));
 	if (!inject(cmd))
 		return verdict(label, "dma-fail", false, "'%s' failed", cmd);
 	r = run_dma(c, &first);
