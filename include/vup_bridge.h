@@ -28,7 +28,7 @@
 #define VUP_BRIDGE_TYPE "edu" /* the type directory is "vup_bridge-edu" */
 #define VUP_BRIDGE_NAME_MAX 32 /* with its NUL */
 #define VUP_BRIDGE_UUID_LEN 36 /* text form, without its NUL */
-#define VUP_BRIDGE_MAX_MSIX 32u
+#define VUP_BRIDGE_MAX_MSIX 8u /* the model's MSI-X table (EDU_MSIX_VECTORS) */
 
 enum vup_bridge_cmd {
 	VUP_BRIDGE_CMD_UNSPEC,
