@@ -6,7 +6,8 @@
 #   base.cpio   the whole root as a newc archive: the guest boots it as its initramfs (no disk, no
 #               modules needed before systemd); a per-run archive appended to it adds the project
 #   packages    the Debian packages in it, with versions
-# The root is minbase plus systemd, udev, kmod and the proxy's shared libraries, trimmed (no docs,
+# The root is minbase plus systemd, udev, kmod and the proxy's shared libraries (the packages of what
+# `ldd vfio-user-proxy` lists: keep PACKAGES in step with the Makefile's PKGS), trimmed (no docs,
 # locales, apt state) and set to boot straight to multi-user.target without timers, gettys or first-boot
 # questions. The mirror is the host's own (tests/vm/apt.sh); nothing is installed on the host.
 # A new recipe (this file changes) makes a new entry; older ones are removed.
@@ -14,7 +15,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 CACHE=${VUP_CACHE:-/var/cache/vfio-user-proxy}
-PACKAGES=systemd,systemd-sysv,udev,kmod,procps,libjson-c5,libseccomp2,libkmod2,libudev1,libsystemd0
+PACKAGES=systemd,systemd-sysv,udev,kmod,procps,libjson-c5,libseccomp2,libkmod2,libudev1,libsystemd0,libnl-3-200,libnl-genl-3-200
 
 log() { echo "sysroot.sh: $*" >&2; }
 die() {
