@@ -29,6 +29,11 @@ for d in "$install"/*; do
 	esac
 done
 release=$(cat "$kentry/release")
+# Every shared library the installed proxy needs must be in the root (sysroot.sh's PACKAGES).
+have=$(cpio --quiet -it <"$sysroot/base.cpio" | sed -n 's#.*/##p' | sort -u)
+for lib in $(ldd "$install/usr/bin/vfio-user-proxy" | awk '$2 == "=>" { print $1 }'); do
+	grep -qxF "$lib" <<<"$have" || die "the cached root has no $lib: add its package to PACKAGES in tests/vm/sysroot.sh"
+done
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/vup-sd-initrd.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
