@@ -11,7 +11,8 @@
 # Environment: VM_TIMEOUT (seconds per boot, default 420; a boot takes 15-20 s), VUP_CACHE (see kernel.sh), QEMU (binary),
 # VM_VERBOSE=1 (print the whole console log).
 # Per kernel the console goes to DIR/console-<suite>.log. A boot fails on: any FAIL line, a missing or
-# disagreeing VM-RESULT line, a timeout, QEMU exiting non-zero, or a kernel WARNING/BUG/Oops/Call Trace.
+# disagreeing VM-RESULT line, a timeout, QEMU exiting non-zero, a kernel WARNING/BUG/Oops/Call Trace, a
+# lockdep or RCU report (KERNEL_REPORTS below), or a leak kmemleak reports (its KMEMLEAK-BEGIN/END section).
 # Prints every check line prefixed with the kernel, the measurements, a summary per kernel and last
 # "vm-tests: N passed, M failed" (", K skipped" when some were); exits non-zero when M > 0.
 set -euo pipefail
@@ -45,13 +46,19 @@ total_pass=0 total_fail=0 total_skip=0
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
+# Kernel lines that fail a boot: warnings, and what lockdep (circular, recursive, inconsistent lock
+# state, its DEBUG_LOCKS_WARN_ON and "INFO: ..." lines), RCU, might_sleep and kmemleak report.
+KERNEL_REPORTS='WARNING|BUG|Oops|Call Trace|possible circular locking dependency|possible recursive locking'
+KERNEL_REPORTS+='|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context'
+KERNEL_REPORTS+='|DEBUG_LOCKS_WARN_ON|INFO: |kmemleak: [0-9]+ new suspected memory leak|kmemleak: .*disabled'
+
 # judge SUITE LOG QEMU_RC KERNEL_LABEL: prints the verdict lines and adds to the totals.
 judge() {
 	local suite=$1 log=$2 rc=$3 k=$4 p f s result want_p want_f
 	local clean=$log.txt
 	tr -d '\r' <"$log" >"$clean"
 	# the check lines, outside the kernel log
-	awk '/^DMESG-BEGIN$/ { d = 1 } /^DMESG-END$/ { d = 0; next } !d && /^(PASS|FAIL|SKIP) / { print }' "$clean" \
+	awk '/^(DMESG|KMEMLEAK)-BEGIN$/ { d = 1 } /^(DMESG|KMEMLEAK)-END$/ { d = 0; next } !d && /^(PASS|FAIL|SKIP) / { print }' "$clean" \
 		>"$clean.checks"
 	sed -E "s#^(PASS|FAIL|SKIP) #\1 $k/#" "$clean.checks"
 	grep "^MEASURE " "$clean" | sed "s#^MEASURE #MEASURE $k/#" || true
@@ -81,17 +88,36 @@ judge() {
 		fi
 	fi
 	# kernel lines (timestamped, on the console or in the dmesg dump) must carry no warning
-	if grep -E '^(<[0-9]+>)?\[ *[0-9]+\.[0-9]+\]' "$clean" | grep -E 'WARNING|BUG|Oops|Call Trace' >"$clean.kwarn"; then
+	if grep -E '^(<[0-9]+>)?\[ *[0-9]+\.[0-9]+\]' "$clean" | grep -E "$KERNEL_REPORTS" >"$clean.kwarn"; then
 		echo "FAIL $k/kernel-log: $(wc -l <"$clean.kwarn") warning line(s), first: $(head -n 1 "$clean.kwarn")"
 		f=$((f + 1))
 	else
 		echo "PASS $k/kernel-log"
 		p=$((p + 1))
 	fi
+	# kmemleak's list after the guest's scans (report.sh), required where the kernel log says it runs
+	awk '/^KMEMLEAK-BEGIN$/ { d = 1; n++; next } /^KMEMLEAK-END$/ { d = 0; e++ } d { print }
+		END { if (n != 1 || e != 1) print "MARKERS " n + 0 " " e + 0 }' "$clean" >"$clean.kml"
+	if grep -q '^MARKERS 0 0$' "$clean.kml"; then
+		if grep -q 'kmemleak: Kernel memory leak detector initialized' "$clean"; then
+			echo "FAIL $k/kmemleak: the kernel runs kmemleak but the console has no KMEMLEAK-BEGIN/END report"
+			f=$((f + 1))
+		fi
+	elif grep -q '^MARKERS ' "$clean.kml"; then
+		echo "FAIL $k/kmemleak: not exactly one KMEMLEAK-BEGIN/END report (the guest stopped in it?)"
+		f=$((f + 1))
+	elif grep -q '^unreferenced object' "$clean.kml"; then
+		echo "FAIL $k/kmemleak: $(grep -c '^unreferenced object' "$clean.kml") leak(s) reported, first:" \
+			"$(grep -m 1 '^unreferenced object' "$clean.kml"); console in $log"
+		f=$((f + 1))
+	else
+		echo "PASS $k/kmemleak"
+		p=$((p + 1))
+	fi
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
 	total_skip=$((total_skip + s))
-	rm -f "$clean.checks" "$clean.kwarn"
+	rm -f "$clean.checks" "$clean.kwarn" "$clean.kml"
 	LAST_PASS=$p LAST_FAIL=$f LAST_SKIP=$s
 }
 
