@@ -22,6 +22,7 @@ static uint64_t dma_page_size(const struct session *s)
 
 int dma_session_init(struct session *s)
 {
+	dma_fds_init(&s->window_fds);
 	return dma_table_init(&s->windows, s->ctx->caps.max_dma_maps);
 }
 
@@ -35,8 +36,7 @@ static void release_window(struct session *s, struct dma_window *w)
 		munmap(w->map_base, w->map_len);
 		s->mapped_bytes -= w->map_len;
 	}
-	if (w->fd >= 0)
-		close(w->fd);
+	dma_fds_put(&s->window_fds, w->fd);
 }
 
 static void unmap_all(struct session *s)
@@ -71,6 +71,7 @@ void dma_session_fini(struct session *s)
 	dma_fail_pending(s);
 	unmap_all(s);
 	dma_table_fini(&s->windows);
+	dma_fds_fini(&s->window_fds);
 }
 
 void dma_cancel_all(struct session *s)
@@ -170,8 +171,12 @@ int handle_dma_map(struct session *s, struct request *rq, struct reply *rp)
 		w.map_base = p;
 		w.map_len = m->size;
 		s->mapped_bytes += w.map_len;
-		/* The mapping keeps the memory; holding the fd too would cost one fd per window. */
-		close(fd);
+		/* Kept (one fd per file, shared by its windows): a hand-over maps the same memory again from it. */
+		w.fd = dma_fds_get(&s->window_fds, fd, false);
+		if (w.fd < 0) {
+			ret = w.fd;
+			goto fail;
+		}
 		rq->fds[0] = -1;
 	}
 	ret = dma_table_insert(&s->windows, &w);
@@ -194,7 +199,57 @@ fail:
 		munmap(w.map_base, w.map_len);
 		s->mapped_bytes -= w.map_len;
 	}
+	dma_fds_put(&s->window_fds, w.fd);
 	return ret;
+}
+
+int dma_restore_window(struct session *s, const struct dma_window *in)
+{
+	struct dma_window w = *in;
+	int ret;
+
+	w.vaddr = w.map_base = NULL;
+	w.map_len = 0;
+	if (w.fd >= 0) {
+		int mprot = PROT_READ | ((w.prot & VFIO_USER_F_DMA_REGION_WRITE) ? PROT_WRITE : 0);
+		void *p;
+
+		if (w.size > SIZE_MAX || ((w.iova | w.size | w.offset) & (dma_page_size(s) - 1)))
+			return -EINVAL;
+		ret = check_window_fd(s, w.fd, w.offset, w.size);
+		if (ret)
+			return ret;
+		p = mmap(NULL, w.size, mprot, MAP_SHARED, w.fd, (off_t)w.offset);
+		if (p == MAP_FAILED)
+			return -errno;
+		w.vaddr = w.map_base = p;
+		w.map_len = w.size;
+		ret = dma_fds_get(&s->window_fds, w.fd, true);
+		if (ret < 0) {
+			munmap(p, w.map_len);
+			return ret;
+		}
+	}
+	/* On failure the fd stays open (and counted): the state's fds go to a fallback untouched. */
+	ret = dma_table_insert(&s->windows, &w);
+	if (ret) {
+		if (w.map_base)
+			munmap(w.map_base, w.map_len);
+		return ret;
+	}
+	s->mapped_bytes += w.map_len;
+	return 0;
+}
+
+bool dma_idle(const struct session *s)
+{
+	for (uint32_t i = 0; i < SESSION_MAX_DMA_MSGS; i++)
+		if (s->msgs[i].state != DMA_MSG_FREE)
+			return false;
+	for (uint32_t i = 0; i < SESSION_MAX_DMA_OPS; i++)
+		if (s->ops[i].used)
+			return false;
+	return true;
 }
 
 int handle_dma_unmap(struct session *s, struct request *rq, struct reply *rp)

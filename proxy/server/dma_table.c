@@ -270,3 +270,17 @@ const struct dma_window *dma_table_find(const struct dma_table *t, uint64_t iova
 		return &node(t, n)->w;
 	return NULL;
 }
+
+const struct dma_window *dma_table_next(const struct dma_table *t, const struct dma_window *prev)
+{
+	uint32_t n;
+
+	if (!prev) {
+		n = t->root;
+		while (n && node(t, n)->left)
+			n = node(t, n)->left;
+	} else {
+		n = higher_node(t, prev->iova);
+	}
+	return n ? &node(t, n)->w : NULL;
+}

@@ -30,6 +30,8 @@ int dma_table_remove(struct dma_table *t, uint64_t iova, uint64_t size, struct d
 int dma_table_pop(struct dma_table *t, struct dma_window *out);
 /* The window containing iova, or NULL. */
 const struct dma_window *dma_table_find(const struct dma_table *t, uint64_t iova);
+/* The window after prev in IOVA order (the lowest for NULL), or NULL: for walking the table in order. */
+const struct dma_window *dma_table_next(const struct dma_table *t, const struct dma_window *prev);
 static inline uint32_t dma_table_count(const struct dma_table *t)
 {
 	return t->count;

@@ -9,6 +9,7 @@
 
 #include "backend/backend.h"
 #include "server/caps.h"
+#include "server/dma_fds.h"
 #include "server/dma_table.h"
 #include "vfio-user.h"
 
@@ -92,6 +93,7 @@ struct session {
 	size_t rx_fds_msg; /* offset of the message rx_fds belong to, SIZE_MAX when none wait */
 
 	struct dma_table windows;
+	struct dma_fds window_fds; /* the files behind the windows, one fd each */
 	struct dma_op ops[SESSION_MAX_DMA_OPS];
 	struct dma_msg msgs[SESSION_MAX_DMA_MSGS];
 
@@ -176,6 +178,11 @@ void dma_session_fini(struct session *s);
 int dma_handle_reply(struct session *s, const struct vfio_user_header *hdr, const uint8_t *payload, size_t len);
 /* Outstanding DMA completes with -ECANCELED (device reset); replies still on their way are dropped when they come. */
 void dma_cancel_all(struct session *s);
+/* Hand-over: a window as the predecessor had it (fd, no mapping yet) mapped again and inserted; the fd
+ * is the window's from then on (not on failure). 0 or -errno. */
+int dma_restore_window(struct session *s, const struct dma_window *w);
+/* Whether no DMA_READ/DMA_WRITE of ours is outstanding (nor cancelled and unanswered). */
+bool dma_idle(const struct session *s);
 /* The backend_host_ops.dma implementation; host is the session. */
 int dma_host_access(void *host, uint64_t iova, void *buf, size_t len, bool to_client, backend_dma_done_fn done,
 		    void *arg);

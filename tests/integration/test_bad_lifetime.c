@@ -72,7 +72,7 @@ static void test_dma_map_fd_flood(void **state)
 		assert_true(i > 60000);
 	}
 	assert_true(proxy_map_count(&F.proxy) > (int)i);
-	expect_fds_while_connected(1);
+	expect_fds_while_connected(2); /* the socket and the one memfd behind every window */
 	vuc_close(F.c);
 	F.c = NULL;
 	assert_int_equal(proxy_wait_fds(&F.proxy, F.case_fds, CLEANUP_MS), F.case_fds);
@@ -111,8 +111,8 @@ static void test_disconnect_holding_resources(void **state)
 	if (bar4_fd >= 0)
 		keep_fd(bar4_fd);
 	assert_int_equal(vuc_read32(F.c, BAR0, EDU_REG_ID, &v), 0);
-	/* the socket and every eventfd; window fds are not kept (the mappings are) */
-	assert_int_equal(proxy_fd_count(&F.proxy), F.case_fds + 1 + EDU_MSIX_VECTORS + 3);
+	/* the socket, every eventfd and one fd per file behind the windows (three memfds; for a hand-over) */
+	assert_int_equal(proxy_fd_count(&F.proxy), F.case_fds + 1 + EDU_MSIX_VECTORS + 3 + 3);
 	assert_true(proxy_map_count(&F.proxy) >= F.case_maps + 3);
 	vuc_close(F.c);
 	F.c = NULL;
@@ -134,7 +134,7 @@ static void test_disconnect_holding_intx(void **state)
 				      NULL),
 			 0);
 	assert_int_equal(vuc_dma_map_fd(F.c, 0x40000000, 0x100000, mfd, 0x100000, VFIO_USER_F_DMA_REGION_READ), 0);
-	assert_int_equal(proxy_fd_count(&F.proxy), F.case_fds + 3);
+	assert_int_equal(proxy_fd_count(&F.proxy), F.case_fds + 4); /* and the window's memfd */
 	vuc_close(F.c);
 	F.c = NULL;
 	assert_int_equal(proxy_wait_fds(&F.proxy, F.case_fds, CLEANUP_MS), F.case_fds);
