@@ -10,6 +10,7 @@
 
 struct dma_window;
 struct device_backend;
+struct ho_state;
 
 /* The most regions and IRQ indexes a backend describes (the server sizes its layout by them). */
 #define BACKEND_MAX_REGIONS 16u
@@ -98,6 +99,14 @@ struct backend_ops {
 	 * returns 0; a negative errno: the same, as a failure (logged by the backend).
 	 */
 	int (*event)(struct device_backend *b);
+	/*
+	 * Optional hand-over (NULL: the device cannot hand over, the proxy carries on): the device's state
+	 * into st, its fds (still the backend's) added to st's table. -EBUSY while a DMA of its own is in
+	 * flight (the server tries again later).
+	 */
+	int (*handover_save)(struct device_backend *b, struct ho_state *st);
+	/* Optional: after a hand-over, the session exists again (b->host is set): watch what it watched. */
+	int (*resumed)(struct device_backend *b);
 };
 
 struct device_backend {
@@ -114,6 +123,9 @@ struct device_backend {
 
 /* Constructors, one per backend kind. */
 int emulated_backend_create(const char *model, struct device_backend **out);
+/* The emulated device as a hand-over state describes it (its RAM BAR memfd and the client's eventfds
+ * taken from the state's fds, checked); on failure nothing of the state's is closed. 0 or -errno (logged). */
+int emulated_backend_resume(const struct ho_state *st, struct device_backend **out);
 
 /* The VFIO backend: a real PCI device bound to vfio-pci. */
 enum vfio_iommu_kind {

@@ -16,6 +16,7 @@
 #include "util/bounded_io.h"
 #include "util/eventfd_check.h"
 #include "util/fd.h"
+#include "util/handover_state.h"
 #include "util/log.h"
 
 #define EMU_NUM_REGIONS (VFIO_PCI_VGA_REGION_INDEX + 1)
@@ -492,6 +493,158 @@ static void emu_destroy(struct device_backend *b)
 	free(e);
 }
 
+/* ---- hand-over: the model's fields one by one, the RAM BAR memfd, the interrupts with their eventfds ---- */
+
+_Static_assert(sizeof(((struct edu_model *)0)->config) == HO_EMU_CONFIG_SIZE, "config size");
+_Static_assert(sizeof(((struct edu_model *)0)->dma_buf) == HO_EMU_DMA_BUF_SIZE, "DMA buffer size");
+_Static_assert(sizeof(((struct edu_model *)0)->msix_table) == HO_EMU_MSIX_TABLE_SIZE, "MSI-X table size");
+_Static_assert(EMU_NUM_IRQS == HO_EMU_IRQS && EMU_MAX_VECTORS == HO_EMU_VECTORS, "interrupt layout");
+
+static int save_fd(struct ho_state *st, int fd, uint32_t *idx)
+{
+	*idx = HO_NONE;
+	if (fd < 0)
+		return 0;
+	*idx = ho_state_add_fd(st, fd);
+	return *idx == HO_NONE ? -ENOMEM : 0;
+}
+
+static int emu_handover_save(struct device_backend *b, struct ho_state *st)
+{
+	struct emulated *e = to_emu(b);
+	const struct edu_model *m = &e->model;
+	struct ho_emulated *h = &st->emu;
+	int ret;
+
+	if (m->dma_pending)
+		return -EBUSY;
+	memcpy(h->config, m->config, sizeof(h->config));
+	h->liveness = m->liveness;
+	h->fact = m->fact;
+	h->status = m->status;
+	h->irq_status = m->irq_status;
+	h->irq_vector = m->irq_vector;
+	h->dma_src = m->dma_src;
+	h->dma_dst = m->dma_dst;
+	h->dma_count = m->dma_count;
+	h->dma_cmd = m->dma_cmd;
+	memcpy(h->dma_buf, m->dma_buf, sizeof(h->dma_buf));
+	memcpy(h->msix_table, m->msix_table, sizeof(h->msix_table));
+	h->msix_pba = m->msix_pba;
+	h->irq_type = e->irq_type;
+	h->intx_masked = e->intx_masked;
+	h->intx_asserted = e->intx_asserted;
+	h->told_blocked_eventfd = e->told_blocked_eventfd;
+	if ((ret = save_fd(st, e->ram_fd, &h->ram_fd)) || (ret = save_fd(st, e->intx_unmask_fd, &h->intx_unmask_fd)))
+		return ret;
+	for (uint32_t i = 0; i < EMU_NUM_IRQS; i++)
+		for (uint32_t v = 0; v < EMU_MAX_VECTORS; v++)
+			if ((ret = save_fd(st, e->trigger[i][v], &h->trigger[i][v])))
+				return ret;
+	st->have_emulated = true;
+	return 0;
+}
+
+static int emu_resumed(struct device_backend *b)
+{
+	struct emulated *e = to_emu(b);
+
+	if (e->intx_unmask_fd < 0)
+		return 0;
+	if (!b->host)
+		return -ENOTCONN;
+	return b->host_ops->watch(b->host, e->intx_unmask_fd, on_unmask_event, e);
+}
+
+static const struct backend_ops emulated_ops;
+static void probe_anon_inode(struct emulated *e);
+
+/* The RAM BAR's memfd as new_ram() made it: its size, sealed against shrinking and growing. */
+static int adopt_ram(struct emulated *e, int fd)
+{
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+	void *p;
+
+	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW) || fstat(fd, &st) ||
+	    !S_ISREG(st.st_mode) || st.st_size != EDU_BAR_RAM_SIZE)
+		return -EINVAL;
+	p = mmap(NULL, EDU_BAR_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	e->ram = p;
+	e->ram_fd = fd;
+	return 0;
+}
+
+static int adopt_eventfd(struct emulated *e, const struct ho_state *st, uint32_t idx, int *out)
+{
+	*out = -1;
+	if (idx == HO_NONE)
+		return 0;
+	if (!is_eventfd(e, st->fds[idx]))
+		return -EINVAL;
+	*out = st->fds[idx];
+	return 0;
+}
+
+int emulated_backend_resume(const struct ho_state *st, struct device_backend **out)
+{
+	const struct ho_emulated *h = &st->emu;
+	struct emulated *e;
+	struct edu_model *m;
+	int ret;
+
+	if (!st->have_emulated) {
+		log_error("hand-over: the state holds no emulated device");
+		return -EINVAL;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->base.ops = &emulated_ops;
+	e->base.name = "emulated edu device (1234:11e8)";
+	probe_anon_inode(e);
+	ret = adopt_ram(e, st->fds[h->ram_fd]);
+	if (ret) {
+		log_error("hand-over: fd %d is not the RAM BAR's sealed memfd", st->fds[h->ram_fd]);
+		free(e);
+		return ret;
+	}
+	ret = adopt_eventfd(e, st, h->intx_unmask_fd, &e->intx_unmask_fd);
+	for (uint32_t i = 0; i < EMU_NUM_IRQS && !ret; i++)
+		for (uint32_t v = 0; v < EMU_MAX_VECTORS && !ret; v++)
+			ret = adopt_eventfd(e, st, h->trigger[i][v], &e->trigger[i][v]);
+	if (ret) {
+		log_error("hand-over: an interrupt fd of the state is not an eventfd");
+		munmap(e->ram, EDU_BAR_RAM_SIZE);
+		free(e); /* nothing closed: the state's fds stay for a fallback */
+		return ret;
+	}
+	e->irq_type = h->irq_type;
+	e->intx_masked = h->intx_masked;
+	e->intx_asserted = h->intx_asserted;
+	e->told_blocked_eventfd = h->told_blocked_eventfd;
+	m = &e->model;
+	edu_model_init(m, &emu_model_ops, e);
+	memcpy(m->config, h->config, sizeof(m->config));
+	m->liveness = h->liveness;
+	m->fact = h->fact;
+	m->status = h->status;
+	m->irq_status = h->irq_status;
+	m->irq_vector = h->irq_vector;
+	m->dma_src = h->dma_src;
+	m->dma_dst = h->dma_dst;
+	m->dma_count = h->dma_count;
+	m->dma_cmd = h->dma_cmd;
+	m->dma_pending = false;
+	memcpy(m->dma_buf, h->dma_buf, sizeof(m->dma_buf));
+	memcpy(m->msix_table, h->msix_table, sizeof(m->msix_table));
+	m->msix_pba = h->msix_pba;
+	*out = &e->base;
+	return 0;
+}
+
 static const struct backend_ops emulated_ops = {
 	.destroy = emu_destroy,
 	.device_info = emu_device_info,
@@ -503,13 +656,28 @@ static const struct backend_ops emulated_ops = {
 	.reset = emu_reset,
 	.quiesce = emu_quiesce,
 	.client_gone = emu_client_gone,
+	.handover_save = emu_handover_save,
+	.resumed = emu_resumed,
 };
+
+/* The anonymous inode eventfds live on, for is_eventfd() without /proc. */
+static void probe_anon_inode(struct emulated *e)
+{
+	struct stat st;
+	int probe = eventfd(0, EFD_CLOEXEC);
+
+	if (probe >= 0 && fstat(probe, &st) == 0) {
+		e->anon_dev = st.st_dev;
+		e->anon_ino = st.st_ino;
+	}
+	if (probe >= 0)
+		close(probe);
+}
 
 int emulated_backend_create(const char *model, struct device_backend **out)
 {
 	struct emulated *e;
-	struct stat st;
-	int ret, probe;
+	int ret;
 
 	if (strcmp(model, "edu") != 0)
 		return -ENODEV;
@@ -529,13 +697,7 @@ int emulated_backend_create(const char *model, struct device_backend **out)
 		free(e);
 		return ret;
 	}
-	probe = eventfd(0, EFD_CLOEXEC);
-	if (probe >= 0 && fstat(probe, &st) == 0) {
-		e->anon_dev = st.st_dev;
-		e->anon_ino = st.st_ino;
-	}
-	if (probe >= 0)
-		close(probe);
+	probe_anon_inode(e);
 	edu_model_init(&e->model, &emu_model_ops, e);
 	*out = &e->base;
 	return 0;

@@ -9,6 +9,7 @@
 #include <sys/prctl.h>
 
 #include "cli/commands.h"
+#include "util/handover_state.h"
 #include "util/log.h"
 #include "util/privsep.h"
 #include "util/sandbox.h"
@@ -100,6 +101,7 @@ void cli_serve_init(struct cli_serve *c, const char *prog)
 	memset(c, 0, sizeof(*c));
 	c->prog = prog;
 	c->seccomp = true; /* confined by default: --no-seccomp turns it off */
+	c->resume = (struct handover_resume){ .state_fd = -1, .exe_fd = -1, .notify_fd = -1 };
 	server_options_init(&c->server);
 }
 
@@ -176,6 +178,21 @@ int cli_serve_option(struct cli_serve *c, int opt, const char *arg)
 	case CLI_OPT_SECCOMP:
 		c->seccomp = true;
 		return 1;
+	case CLI_OPT_RESUME_FD:
+	case CLI_OPT_RESUME_EXE:
+	case CLI_OPT_RESUME_NOTIFY: {
+		int *fd = opt == CLI_OPT_RESUME_FD ? &c->resume.state_fd
+			  : opt == CLI_OPT_RESUME_EXE ? &c->resume.exe_fd : &c->resume.notify_fd;
+
+		if (cli_parse_int(arg, 3, 1 << 30, fd)) {
+			fprintf(stderr, "%s: --resume-* needs a file descriptor number, not '%s'\n", c->prog, arg);
+			return -1;
+		}
+		return 1;
+	}
+	case CLI_OPT_RESUME_FALLBACK:
+		c->resume.fallback = true;
+		return 1;
 	default:
 		return 0;
 	}
@@ -236,17 +253,33 @@ void cli_serve_usage(FILE *out)
 		"                        latency for a client on another CPU, for up to N us of CPU a message (0: off)\n");
 }
 
-int cli_serve_run(const struct cli_serve *c, struct device_backend *backend)
+int cli_serve_run(struct cli_serve *c, struct device_backend *backend)
 {
 	struct server *srv;
+	bool resumed;
 	int ret;
 
 	/* No core dumps, and no same-uid process (the VMM) opening our fds through /proc/PID/fd. */
 	prctl(PR_SET_DUMPABLE, 0);
-	ret = server_create(&c->server, backend, &srv);
-	if (ret) {
-		backend->ops->destroy(backend);
-		return 1;
+	/* What a hand-over (SIGHUP) needs later, while /proc may still be read: the binary, the command line. */
+	if (handover_exec_prepare())
+		log_warn("hand-over (SIGHUP) will not be possible");
+	if (c->resume.state_fd >= 0 && !c->resume_state)
+		handover_refuse(&c->resume, "this command cannot take over a hand-over's state", -ENOTSUP);
+	resumed = c->resume_state != NULL;
+	if (c->resume_state) {
+		ret = server_resume(&c->server, backend, c->resume_state, &srv);
+		if (ret)
+			handover_refuse(&c->resume, "the server cannot be rebuilt from the state", ret);
+		handover_adopted(&c->resume, c->resume_state);
+		ho_state_free(c->resume_state);
+		c->resume_state = NULL;
+	} else {
+		ret = server_create(&c->server, backend, &srv);
+		if (ret) {
+			backend->ops->destroy(backend);
+			return 1;
+		}
 	}
 	/*
 	 * Least privilege from here on: the device is open and the socket listens. What still needs the
@@ -265,6 +298,8 @@ int cli_serve_run(const struct cli_serve *c, struct device_backend *backend)
 		privsep_stop();
 		return 1;
 	}
+	if (resumed)
+		handover_serving(&c->resume);
 	ret = server_run(srv);
 	if (ret)
 		ret = server_device_retired(srv) ? CLI_EXIT_RETIRED : 1;

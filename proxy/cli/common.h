@@ -9,6 +9,7 @@
 
 #include "backend/backend.h"
 #include "server/server.h"
+#include "util/handover_exec.h"
 
 /* getopt_long values of the shared options; a command numbers its own long-only options from CLI_OPT_CMD. */
 enum cli_opt {
@@ -26,6 +27,11 @@ enum cli_opt {
 	CLI_OPT_POLL_US,
 	CLI_OPT_DMA_LIMIT,
 	CLI_OPT_NO_SECCOMP,
+	/* internal, for a hand-over's successor (util/handover_exec.c); not in --help */
+	CLI_OPT_RESUME_FD,
+	CLI_OPT_RESUME_EXE,
+	CLI_OPT_RESUME_NOTIFY,
+	CLI_OPT_RESUME_FALLBACK,
 	CLI_OPT_CMD = 0x200,
 };
 
@@ -44,13 +50,19 @@ enum cli_opt {
 	{ "seccomp", no_argument, NULL, CLI_OPT_SECCOMP },                     \
 	{ "poll-us", required_argument, NULL, CLI_OPT_POLL_US },               \
 	{ "dma-limit", required_argument, NULL, CLI_OPT_DMA_LIMIT },           \
-	{ "no-seccomp", no_argument, NULL, CLI_OPT_NO_SECCOMP }
+	{ "no-seccomp", no_argument, NULL, CLI_OPT_NO_SECCOMP },               \
+	{ "resume-fd", required_argument, NULL, CLI_OPT_RESUME_FD },           \
+	{ "resume-exe", required_argument, NULL, CLI_OPT_RESUME_EXE },         \
+	{ "resume-notify", required_argument, NULL, CLI_OPT_RESUME_NOTIFY },   \
+	{ "resume-fallback", no_argument, NULL, CLI_OPT_RESUME_FALLBACK }
 
 struct cli_serve {
 	const char *prog; /* "vfio-user-proxy emulate": the prefix of every message */
 	struct server_options server;
 	const char *user; /* --user: drop to it once the device is open and the socket listens */
 	bool seccomp;     /* then allow only the serving loop's system calls: the default; --no-seccomp clears it */
+	struct handover_resume resume; /* --resume-*: this process is a hand-over's successor */
+	struct ho_state *resume_state; /* the state, decoded, once the command rebuilt its backend from it */
 };
 
 void cli_serve_init(struct cli_serve *c, const char *prog);
@@ -75,7 +87,7 @@ int cli_serve_check(const struct cli_serve *c);
 void cli_serve_usage(FILE *out);
 /* Serves backend to one client at a time until SIGTERM or SIGINT, then destroys it. Returns the exit code:
  * 0, 1 (a failure), CLI_EXIT_RETIRED. */
-int cli_serve_run(const struct cli_serve *c, struct device_backend *backend);
+int cli_serve_run(struct cli_serve *c, struct device_backend *backend);
 
 /* A byte count with an optional K, M, G or T suffix (powers of 1024), at least min: 0 or -EINVAL. */
 int cli_parse_size(const char *s, uint64_t min, uint64_t *out);

@@ -14,30 +14,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "server/server_priv.h"
 #include "server/session.h"
 #include "util/bounded_io.h"
 #include "util/guarded_copy.h"
+#include "util/handover_state.h"
 #include "util/privsep.h"
 #include "util/log.h"
-
-struct server {
-	struct server_ctx ctx;
-	struct server_options opts;
-	struct session session;
-	bool have_client;
-	bool retired; /* the backend refused the device to any later client: the server stopped for that */
-	int listen_fd;
-	char *socket_path; /* set when we created the socket and must remove it */
-	int sigfd;
-	sigset_t old_mask;
-	bool signals_blocked;
-	unsigned long clients;
-};
-
-/* epoll data: an fd of the server's own (signals, listening socket, client), a backend's watch, or the
- * backend's own event fd. */
-#define EV_WATCH (1ull << 32)
-#define EV_BACKEND (1ull << 33)
 
 static int host_watch(void *host, int fd, backend_fd_fn fn, void *arg)
 {
@@ -235,7 +218,7 @@ fail:
 	return ret;
 }
 
-static int check_listen_fd(int fd)
+static int check_listen_fd(int fd, bool cloexec)
 {
 	int accepting = 0, type = 0, flags;
 	socklen_t len = sizeof(accepting);
@@ -250,7 +233,7 @@ static int check_listen_fd(int fd)
 		return -ENOTSOCK;
 	}
 	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) || fcntl(fd, F_SETFD, FD_CLOEXEC))
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) || (cloexec && fcntl(fd, F_SETFD, FD_CLOEXEC)))
 		return -errno;
 	return 0;
 }
@@ -309,7 +292,7 @@ void server_ctx_fini(struct server_ctx *ctx)
 	ctx->tx_buf = NULL;
 }
 
-static int epoll_set(struct server *srv, int op, int fd)
+int server_epoll_set(struct server *srv, int op, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)fd };
 
@@ -327,7 +310,10 @@ static int watch_backend(struct server *srv)
 	return epoll_ctl(srv->ctx.epfd, EPOLL_CTL_ADD, b->event_fd, &ev);
 }
 
-int server_create(const struct server_options *opts, struct device_backend *backend, struct server **out)
+/* A fresh server (st NULL), or the successor's side of a hand-over: the listening socket and the client's
+ * session as the state says; their fds stay inheritable until the caller says the resume succeeded. */
+static int create(const struct server_options *opts, struct device_backend *backend, const struct ho_state *st,
+		  struct server **out)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 	sigset_t mask;
@@ -345,6 +331,7 @@ int server_create(const struct server_options *opts, struct device_backend *back
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP); /* the hand-over to a successor (handover.c) */
 	signal(SIGPIPE, SIG_IGN);
 	if (sigprocmask(SIG_BLOCK, &mask, &srv->old_mask)) {
 		ret = -errno;
@@ -363,8 +350,12 @@ int server_create(const struct server_options *opts, struct device_backend *back
 	srv->ctx.poll_us = opts->poll_us;
 	srv->ctx.max_dma_bytes = opts->max_dma_bytes;
 	srv->ctx.stop_fd = srv->sigfd;
-	if (opts->listen_fd >= 0) {
-		ret = check_listen_fd(opts->listen_fd);
+	if (st) {
+		ret = handover_restore_server(srv, st);
+		if (ret)
+			goto fail_resume;
+	} else if (opts->listen_fd >= 0) {
+		ret = check_listen_fd(opts->listen_fd, true);
 		if (ret)
 			goto fail;
 		srv->listen_fd = opts->listen_fd;
@@ -376,17 +367,43 @@ int server_create(const struct server_options *opts, struct device_backend *back
 	}
 	/* Everything the loop needs exists before it runs: it may be confined (seccomp) from then on. */
 	srv->ctx.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (srv->ctx.epfd < 0 || epoll_set(srv, EPOLL_CTL_ADD, srv->sigfd) || epoll_set(srv, EPOLL_CTL_ADD, srv->listen_fd) ||
+	if (srv->ctx.epfd < 0 || server_epoll_set(srv, EPOLL_CTL_ADD, srv->sigfd) || server_epoll_set(srv, EPOLL_CTL_ADD, srv->listen_fd) ||
 	    watch_backend(srv)) {
 		ret = -errno;
 		log_error("cannot set up the event loop: %s", strerror(-ret));
+		if (st)
+			goto fail_resume;
 		goto fail;
+	}
+	if (st && st->have_session) {
+		ret = handover_restore_session(srv, st);
+		if (ret)
+			goto fail_resume;
 	}
 	*out = srv;
 	return 0;
 fail:
 	server_destroy(srv);
 	return ret;
+fail_resume:
+	/* Nothing of the state's closed: the caller hands it on to a fallback, or exits. */
+	return ret ? ret : -EINVAL;
+}
+
+int server_create(const struct server_options *opts, struct device_backend *backend, struct server **out)
+{
+	return create(opts, backend, NULL, out);
+}
+
+int server_resume(const struct server_options *opts, struct device_backend *backend, const struct ho_state *st,
+		  struct server **out)
+{
+	return create(opts, backend, st, out);
+}
+
+int server_check_listen_fd(int fd)
+{
+	return check_listen_fd(fd, false);
 }
 
 
@@ -419,7 +436,7 @@ static int end_client(struct server *srv, int why)
 	}
 	log_info("client %lu gone (%s) after %llu messages; device reset, waiting for the next", srv->clients,
 		 gone_why(why), (unsigned long long)s->messages);
-	epoll_set(srv, EPOLL_CTL_ADD, srv->listen_fd);
+	server_epoll_set(srv, EPOLL_CTL_ADD, srv->listen_fd);
 	return 0;
 }
 
@@ -495,7 +512,7 @@ static int accept_client(struct server *srv)
 	srv->have_client = true;
 	/* One client at a time: the next waits in the backlog until this one is gone. */
 	epoll_ctl(srv->ctx.epfd, EPOLL_CTL_DEL, srv->listen_fd, NULL);
-	ret = epoll_set(srv, EPOLL_CTL_ADD, fd);
+	ret = server_epoll_set(srv, EPOLL_CTL_ADD, fd);
 	if (ret)
 		return end_client(srv, ret);
 	log_info("client %lu connected", srv->clients);
@@ -520,7 +537,12 @@ int server_run(struct server *srv)
 	log_info("serving %s on %s", srv->ctx.backend->name, srv->socket_path ? srv->socket_path : "the inherited socket");
 
 	for (;;) {
-		int n = epoll_wait(srv->ctx.epfd, events, 4, -1);
+		int n;
+
+		/* Between events the session stands at a message boundary: the place for a hand-over. */
+		if (srv->handover_pending && server_handover_ready(srv))
+			server_handover(srv);
+		n = epoll_wait(srv->ctx.epfd, events, 4, -1);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -546,6 +568,10 @@ int server_run(struct server *srv)
 				struct signalfd_siginfo si;
 
 				if (read(srv->sigfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGHUP) {
+						srv->handover_pending = true;
+						continue;
+					}
 					log_info("signal %u: shutting down", si.ssi_signo);
 					return 0;
 				}

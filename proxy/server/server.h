@@ -34,6 +34,15 @@ struct server;
 
 /* Reads the device's layout from the backend, opens the socket. Logs one line and returns a negative errno on failure. */
 int server_create(const struct server_options *opts, struct device_backend *backend, struct server **out);
+struct ho_state;
+/*
+ * The successor's side of a hand-over (handover.c): the server as the state says, on its inherited
+ * listening socket, with its client's session, read-ahead and DMA windows (mapped again from their fds),
+ * the backend already rebuilt from the same state. Logs why not and returns a negative errno, leaving
+ * every fd of the state open and inheritable for a fallback.
+ */
+int server_resume(const struct server_options *opts, struct device_backend *backend, const struct ho_state *st,
+		  struct server **out);
 /* The socket the server created (and removes at exit), or NULL for an inherited one. */
 const char *server_socket_path(const struct server *srv);
 /*

@@ -3,19 +3,27 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "util/handover_exec.h"
 #include "util/scm.h"
+
+extern char **environ;
 
 #define OP_OPEN 'o'
 #define OP_UNLINK 'u'
+#define OP_HANDOVER 'h'
 #define HELPER_FD 3
+#define CHUNK_FDS 250u          /* fds per message of a hand-over (SCM_MAX_FD is 253) */
+#define SUCCESSOR_WAIT_MS 30000 /* how long the helper waits for the successor's word */
 
 static int chan = -1;
 static pid_t helper = -1;
@@ -47,20 +55,161 @@ static int reply(int ch, int err, int fd)
 	return sendmsg(ch, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
+/* Receives count fds with the numbers they had in the proxy, in chunks. 0 or -errno (all closed then). */
+static int recv_fds(uint32_t count, int *fds, int32_t *numbers)
+{
+	uint32_t got = 0;
+	int ret = 0;
+
+	while (got < count && !ret) {
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(CHUNK_FDS * sizeof(int))];
+		} control;
+		int32_t nums[CHUNK_FDS];
+		struct iovec iov = { .iov_base = nums, .iov_len = sizeof(nums) };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+				      .msg_controllen = sizeof(control.buf) };
+		ssize_t n = recvmsg(HELPER_FD, &msg, MSG_CMSG_CLOEXEC);
+		uint32_t nnums, nfds = 0;
+
+		if (n <= 0 || n % 4)
+			return n < 0 ? -errno : -EPROTO;
+		nnums = (uint32_t)n / 4;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				if (got + nfds < count && nfds < nnums)
+					fds[got + nfds] = fd;
+				else
+					close(fd), ret = -EPROTO;
+				nfds++;
+			}
+		}
+		if (nfds != nnums || (msg.msg_flags & MSG_CTRUNC) || got + nnums > count)
+			ret = -EPROTO;
+		for (uint32_t i = 0; i < nnums && got + i < count && i < nfds; i++)
+			numbers[got + i] = nums[i];
+		got += nfds < nnums ? nfds : nnums;
+	}
+	if (ret)
+		for (uint32_t i = 0; i < got; i++)
+			close(fds[i]);
+	return ret;
+}
+
+/* The successor's side of the fork: every fd under its number in the proxy, then exec. */
+static void __attribute__((noreturn)) start_successor(uint32_t count, int *fds, const int32_t *numbers, int notify)
+{
+	int base = notify, *tmp = fds;
+	sigset_t mask;
+
+	close(HELPER_FD);
+	for (uint32_t i = 0; i < count; i++) {
+		if (numbers[i] > base)
+			base = numbers[i];
+		if (fds[i] > base)
+			base = fds[i];
+	}
+	base++;
+	notify = fcntl(notify, F_DUPFD, base); /* inherited: the successor's --resume-notify */
+	for (uint32_t i = 0; i < count && notify >= 0; i++) {
+		int t = fcntl(fds[i], F_DUPFD_CLOEXEC, base);
+
+		if (t < 0)
+			_exit(127);
+		close(fds[i]);
+		tmp[i] = t;
+	}
+	for (uint32_t i = 0; i < count && notify >= 0; i++) {
+		if (dup2(tmp[i], numbers[i]) < 0)
+			_exit(127);
+		close(tmp[i]);
+	}
+	if (notify < 0)
+		_exit(127);
+	/* As the proxy had them: its signals wait blocked until the successor reads them. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+	execve(handover_self_path(), handover_argv(numbers[0], -1, notify, false), environ);
+	_exit(127);
+}
+
+/* A hand-over: the state (first) and the fds it lists, then a successor started and its word awaited. */
+static int helper_handover(uint32_t count)
+{
+	int *fds = calloc(count ? count : 1, sizeof(int));
+	int32_t *numbers = calloc(count ? count : 1, sizeof(int32_t));
+	int res[2] = { -1, -1 }, ret, word = -EIO;
+	struct pollfd p;
+	pid_t pid;
+
+	ret = !fds || !numbers || !count ? -ENOMEM : recv_fds(count, fds, numbers);
+	if (ret)
+		goto out;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, res)) {
+		ret = -errno;
+		goto out_fds;
+	}
+	pid = fork();
+	if (pid == 0)
+		start_successor(count, fds, numbers, res[1]);
+	close(res[1]);
+	if (pid < 0) {
+		ret = -errno;
+		goto out_fds;
+	}
+	p = (struct pollfd){ .fd = res[0], .events = POLLIN };
+	ret = -ETIMEDOUT;
+	if (poll(&p, 1, SUCCESSOR_WAIT_MS) == 1)
+		ret = recv(res[0], &word, sizeof(word), 0) == sizeof(word) ? word : -ECHILD;
+	if (ret) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+out_fds:
+	for (uint32_t i = 0; i < count; i++)
+		close(fds[i]);
+	if (res[0] >= 0)
+		close(res[0]);
+out:
+	free(fds);
+	free(numbers);
+	return ret > 0 ? -EIO : ret;
+}
+
 static void __attribute__((noreturn)) helper_main(const char *open_path, const char *unlink_path)
 {
 	struct stat sock_st;
 	bool have_sock = unlink_path && lstat(unlink_path, &sock_st) == 0;
 
 	for (;;) {
-		char op;
-		ssize_t n = recv(HELPER_FD, &op, 1, 0);
+		char req[8] = { 0 }, op;
+		ssize_t n = recv(HELPER_FD, req, sizeof(req), 0);
 		int fd = -1, err = 0;
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break; /* the proxy is gone */
+		op = req[0];
+		if (op == OP_HANDOVER && n == 5) {
+			uint32_t count;
+
+			memcpy(&count, req + 1, sizeof(count));
+			err = helper_handover(count);
+			reply(HELPER_FD, err, -1);
+			if (!err)
+				_exit(0); /* the successor serves, with a helper of its own: the socket is its now */
+			continue;
+		}
 		if (op == OP_OPEN && open_path) {
 			fd = open(open_path, O_RDWR | O_CLOEXEC);
 			err = fd < 0 ? -errno : 0;
@@ -88,8 +237,7 @@ int privsep_start(const char *open_path, const char *unlink_path)
 
 	if (chan >= 0)
 		return -EBUSY;
-	if (!open_path && !unlink_path)
-		return 0;
+	/* Even with nothing to open or remove, it starts a hand-over's successor (privsep_handover). */
 	helper_open_path = open_path ? strdup(open_path) : NULL;
 	helper_unlink_path = unlink_path ? strdup(unlink_path) : NULL;
 	if ((open_path && !helper_open_path) || (unlink_path && !helper_unlink_path))
@@ -181,6 +329,52 @@ int privsep_unlink(const char *path)
 	if (chan < 0 || !helper_unlink_path || strcmp(path, helper_unlink_path) != 0)
 		return unlink(path) ? -errno : 0;
 	return request(OP_UNLINK, NULL);
+}
+
+bool privsep_active(void)
+{
+	return chan >= 0;
+}
+
+int privsep_handover(int state_fd, const int32_t *fds, uint32_t nfds)
+{
+	uint32_t count = nfds + 1, sent = 0;
+	char req[5] = { OP_HANDOVER };
+	int err = -EIO;
+	ssize_t n;
+
+	memcpy(req + 1, &count, sizeof(count));
+	if (send(chan, req, sizeof(req), MSG_NOSIGNAL) != sizeof(req))
+		return -errno;
+	while (sent < count) {
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(CHUNK_FDS * sizeof(int))];
+		} control;
+		int32_t nums[CHUNK_FDS];
+		uint32_t k = count - sent < CHUNK_FDS ? count - sent : CHUNK_FDS;
+		struct iovec iov = { .iov_base = nums, .iov_len = k * sizeof(int32_t) };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+				      .msg_controllen = CMSG_SPACE(k * sizeof(int)) };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+		memset(control.buf, 0, sizeof(control.buf));
+		for (uint32_t i = 0; i < k; i++)
+			nums[i] = sent + i == 0 ? state_fd : fds[sent + i - 1];
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(k * sizeof(int));
+		memcpy(CMSG_DATA(c), nums, k * sizeof(int));
+		if (sendmsg(chan, &msg, MSG_NOSIGNAL) < 0)
+			return -errno; /* the helper sees a short hand-over and gives up */
+		sent += k;
+	}
+	do {
+		n = read(chan, &err, sizeof(err)); /* read: recv is recvfrom, which the filter refuses */
+	} while (n < 0 && errno == EINTR);
+	if (n != sizeof(err))
+		return n < 0 ? -errno : -EIO;
+	return err;
 }
 
 void privsep_stop(void)

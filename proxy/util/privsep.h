@@ -2,10 +2,14 @@
 #ifndef UTIL_PRIVSEP_H
 #define UTIL_PRIVSEP_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 /*
  * Forks the helper, now, while the proxy still has its privileges (before --user and seccomp). It
- * may do exactly two things: open open_path read-write (NULL: nothing) and remove the socket at
- * unlink_path if it is still the one there now (NULL: nothing); it holds none of the proxy's other fds and
+ * may do exactly three things: open open_path read-write (NULL: nothing), remove the socket at
+ * unlink_path if it is still the one there now (NULL: nothing), and start a hand-over's successor with
+ * the fds the proxy sends it for that (privsep_handover); it holds none of the proxy's other fds and
  * exits when the proxy does, removing that socket if the proxy could not ask (it died). 0 or -errno.
  */
 int privsep_start(const char *open_path, const char *unlink_path);
@@ -13,6 +17,15 @@ int privsep_start(const char *open_path, const char *unlink_path);
 int privsep_open_node(const char *path);
 /* unlink(path): through the helper when it was given path, else directly. 0 or -errno. */
 int privsep_unlink(const char *path);
+/* Whether the helper runs (a hand-over then goes through it). */
+bool privsep_active(void);
+/*
+ * A hand-over through the helper (the serving process may not exec under seccomp): it receives the state
+ * memfd and the fds, puts each under the number it has here, execs the successor and waits for its word.
+ * 0: the successor serves (the caller exits; the helper is gone, the successor has its own); else -errno
+ * (the successor refused, died or kept silent 30 s): the caller serves on, the helper still its own.
+ */
+int privsep_handover(int state_fd, const int32_t *fds, uint32_t nfds);
 /* Ends the helper: it exits once the pair closes. */
 void privsep_stop(void);
 
