@@ -111,6 +111,8 @@ bridge_checks() {
 	# and exit 0, and the remove returns
 	if start_proxy bridge export "$BR_DEV" --seccomp; then
 		client bridge --kind emulated
+		timeout "$CHECK_TIMEOUT" vm-bridge --socket /tmp/bridge.sock --label bridge --device-checks 2>&1 |
+			tee -a "$RESULTS"
 		vm-bridge --socket /tmp/bridge.sock --label bridge --wait-closed 30 >/tmp/br-held.log 2>&1 &
 		held=$!
 		br_wait 50 grep -q "connected" /tmp/br-held.log

@@ -1,4 +1,4 @@
-/* vm_bridge.c: the guest bench's client for the bridge module's instances behind export: a client held open until the server closes it, and each injected fault seen as a real device shows it; one PASS/FAIL line each. */
+/* vm_bridge.c: the guest bench's client for the bridge module's instances behind export: what vm-checks does not cover (MSI-X, INTx, the RAM BAR's mmap), a client held open until the server closes it, and each injected fault seen as a real device shows it; one PASS/FAIL line each. */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -152,6 +152,107 @@ static bool fault_stall(struct vuc *c, const char *label, const char *cmd, long 
 		       EDU_ID_VALUE, ms);
 }
 
+/* 1 when efd fires within ms, 0 when it stays quiet. */
+static int fired(int efd, int ms)
+{
+	struct pollfd p = { .fd = efd, .events = POLLIN };
+	uint64_t n;
+
+	return poll(&p, 1, ms) == 1 && read(efd, &n, sizeof(n)) == sizeof(n);
+}
+
+static int set_eventfds(struct vuc *c, uint32_t index, uint32_t count, const int *fds)
+{
+	return vuc_set_irqs(c, index, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, count, fds, NULL);
+}
+
+/* MSI-X: each vector's interrupt reaches its own eventfd, and no other. */
+static bool check_msix(struct vuc *c, const char *label)
+{
+	int efd[EDU_MSIX_VECTORS], r, bad = -1;
+	struct vfio_user_irq_info info;
+	uint32_t n;
+
+	r = vuc_irq_info(c, VFIO_PCI_MSIX_IRQ_INDEX, &info);
+	if (r || info.count < 1 || info.count > EDU_MSIX_VECTORS)
+		return verdict(label, "msix", false, "MSI-X IRQ info: %s, %u vectors", strerror(-r), info.count);
+	n = info.count;
+	for (uint32_t i = 0; i < n; i++)
+		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	r = set_eventfds(c, VFIO_PCI_MSIX_IRQ_INDEX, n, efd);
+	for (uint32_t v = 0; !r && v < n && bad < 0; v++) {
+		if ((r = vuc_write32(c, BAR0, EDU_REG_IRQ_VECTOR, v)) || (r = vuc_write32(c, BAR0, EDU_REG_IRQ_RAISE, 1)))
+			break;
+		if (!fired(efd[v], 3000))
+			bad = (int)v;
+		for (uint32_t o = 0; o < n && bad < 0; o++)
+			if (o != v && fired(efd[o], 0))
+				bad = (int)o;
+		r = vuc_write32(c, BAR0, EDU_REG_IRQ_ACK, 1);
+	}
+	if (!r)
+		r = vuc_set_irqs(c, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0,
+				 NULL, NULL);
+	for (uint32_t i = 0; i < n; i++)
+		close(efd[i]);
+	return verdict(label, "msix", !r && bad < 0, "%u vectors: %s; vector %d misdelivered", n, strerror(-r), bad);
+}
+
+/* INTx: fires, is masked by the kernel until unmasked, fires again while still asserted. */
+static bool check_intx(struct vuc *c, const char *label)
+{
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), r, first = 0, masked = 1, again = 0;
+
+	r = set_eventfds(c, VFIO_PCI_INTX_IRQ_INDEX, 1, &efd);
+	if (!r && !(r = vuc_write32(c, BAR0, EDU_REG_IRQ_RAISE, 1)))
+		first = fired(efd, 3000);
+	if (!r && !(r = vuc_write32(c, BAR0, EDU_REG_IRQ_RAISE, 2)))
+		masked = fired(efd, 200);
+	if (!r && !(r = vuc_set_irqs(c, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK,
+				     0, 1, NULL, NULL)))
+		again = fired(efd, 3000);
+	if (!r)
+		r = vuc_write32(c, BAR0, EDU_REG_IRQ_ACK, 3);
+	if (!r)
+		r = vuc_set_irqs(c, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0,
+				 NULL, NULL);
+	close(efd);
+	return verdict(label, "intx", !r && first && !masked && again,
+		       "%s; fired %d, while masked %d (want 0), after unmask %d", strerror(-r), first, masked, again);
+}
+
+/* The RAM BAR: its sparse area mmapped from the fd the reply carried, the same bytes as REGION_READ/WRITE. */
+static bool check_ram_mmap(struct vuc *c, const char *label)
+{
+	struct vfio_user_region_info info;
+	uint8_t caps[256], byte = 0;
+	uint32_t word = 0;
+	size_t caps_len = 0;
+	uint8_t *map;
+	int fd = -1, r;
+
+	r = vuc_region_info(c, VFIO_PCI_BAR4_REGION_INDEX, &info, caps, sizeof(caps), &caps_len, &fd);
+	if (r || fd < 0 || !(info.flags & VFIO_REGION_INFO_FLAG_MMAP) || info.size != EDU_BAR_RAM_SIZE)
+		return verdict(label, "ram-bar-mmap", false, "BAR4 info: %s, flags %#x, size %#llx, fd %d", strerror(-r),
+			       info.flags, (unsigned long long)info.size, fd);
+	/* the first page is in the sparse areas (emulated.c's layout: only a page in the middle is trapped) */
+	map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)info.offset);
+	close(fd);
+	if (map == MAP_FAILED)
+		return verdict(label, "ram-bar-mmap", false, "mmap of BAR4's first page: %s", strerror(errno));
+	map[100] = 0x5a;
+	r = vuc_region_read(c, VFIO_PCI_BAR4_REGION_INDEX, 100, &byte, 1);
+	if (!r)
+		r = vuc_write32(c, VFIO_PCI_BAR4_REGION_INDEX, 200, 0xfeedc0deu);
+	if (!r)
+		memcpy(&word, map + 200, 4);
+	munmap(map, 4096);
+	return verdict(label, "ram-bar-mmap", !r && byte == 0x5a && word == 0xfeedc0deu,
+		       "%s; REGION_READ of a byte written through the mapping %#x (want 0x5a), the mapping after a "
+		       "REGION_WRITE %#x (want 0xfeedc0de)",
+		       strerror(-r), byte, word);
+}
+
 /* The client stays connected until the server closes the socket (an export letting go of a removed device). */
 static bool wait_closed(struct vuc *c, const char *label, int seconds)
 {
@@ -171,10 +272,12 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },    { "label", required_argument, NULL, 'l' },
 		{ "wait-closed", required_argument, NULL, 'w' }, { "bridge-fault", required_argument, NULL, 'f' },
 		{ "inject", required_argument, NULL, 'i' },    { "stall-ms", required_argument, NULL, 'm' },
+		{ "device-checks", no_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = NULL, *label = "bridge", *fault = NULL, *cmd = NULL;
 	int c, wait_s = 0;
+	bool device = false;
 	long stall = 0;
 	struct vuc *vc;
 	bool ok;
@@ -187,13 +290,14 @@ int main(int argc, char **argv)
 		case 'f': fault = optarg; break;
 		case 'i': cmd = optarg; break;
 		case 'm': stall = atol(optarg); break;
+		case 'd': device = true; break;
 		default:
 			return 2;
 		}
 	}
-	if (!sock || (!wait_s == !fault)) {
-		fprintf(stderr, "usage: vm-bridge --socket PATH [--label L] (--wait-closed SECONDS | --bridge-fault "
-				"dma-fail|err-irq|stall-reads --inject CMD [--stall-ms N])\n");
+	if (!sock || (!!wait_s + !!fault + device) != 1) {
+		fprintf(stderr, "usage: vm-bridge --socket PATH [--label L] (--device-checks | --wait-closed SECONDS | "
+				"--bridge-fault dma-fail|err-irq|stall-reads --inject CMD [--stall-ms N])\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -202,7 +306,18 @@ int main(int argc, char **argv)
 		printf("FAIL %s.connect: %s\n", label, strerror(-c));
 		return 1;
 	}
-	if (wait_s)
+	if (device) {
+		uint16_t command = 0;
+
+		/* bus master (MSI-X is a memory write); INTx enabled */
+		if (vuc_config_read(vc, 0x04, &command, 2) == 0) {
+			command = (uint16_t)((command | 0x4) & ~0x400);
+			vuc_config_write(vc, 0x04, &command, 2);
+		}
+		ok = check_msix(vc, label);
+		ok &= check_intx(vc, label);
+		ok &= check_ram_mmap(vc, label);
+	} else if (wait_s)
 		ok = wait_closed(vc, label, wait_s);
 	else if (strcmp(fault, "dma-fail") == 0)
 		ok = fault_dma(vc, label, cmd);
