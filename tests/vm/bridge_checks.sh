@@ -109,7 +109,9 @@ bridge_checks() {
 	# export of the instance: the same client checks as the emulated device (edu-like, RESET, BAR0
 	# trapped), then remove while a client is connected: the device request makes export end the session
 	# and exit 0, and the remove returns
-	if start_proxy bridge export "$BR_DEV" --seccomp; then
+	# shellcheck disable=SC2086 # $force (from /init): the boot's IOMMU path, as for the real devices
+	if start_proxy bridge export "$BR_DEV" --seccomp ${force:-}; then
+		[ -n "${want:-}" ] && check_iommu_path bridge "$want"
 		client bridge --kind emulated
 		timeout "$CHECK_TIMEOUT" vm-bridge --socket /tmp/bridge.sock --label bridge --device-checks 2>&1 |
 			tee -a "$RESULTS"

@@ -45,7 +45,8 @@ bc_events_start() {
 # bc_export SYSFS_PATH: export of the instance on $BC_DIR/export.sock in the background (BC_EXPORT: its pid).
 bc_export() {
 	rm -f "$BC_DIR/export.sock"
-	vfio-user-proxy export "$1" --socket-path "$BC_DIR/export.sock" --seccomp >"$BC_DIR/export.log" 2>&1 &
+	# shellcheck disable=SC2086 # $force (from /init): the boot's IOMMU path
+	vfio-user-proxy export "$1" --socket-path "$BC_DIR/export.sock" --seccomp ${force:-} >"$BC_DIR/export.log" 2>&1 &
 	BC_EXPORT=$!
 	bc_wait 10 test -S "$BC_DIR/export.sock" && return 0
 	kill -KILL "$BC_EXPORT" 2>/dev/null
