@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,13 +44,16 @@ static struct dma_fd_ent *slot(const struct dma_fds *t, dev_t dev, ino_t ino)
 	}
 }
 
+/* The table is an anonymous mapping, as dma_table's pool: returned whole when the session ends (a
+ * sanitizer's allocator would keep a new size class mapped for good). */
 static int grow(struct dma_fds *t)
 {
-	uint32_t cap = t->cap ? t->cap * 2 : 16;
-	struct dma_fd_ent *old = t->tab, *tab = malloc(cap * sizeof(*tab));
+	uint32_t cap = t->cap ? t->cap * 2 : 256;
+	struct dma_fd_ent *old = t->tab, *tab;
 	uint32_t old_cap = t->cap;
 
-	if (!tab)
+	tab = mmap(NULL, cap * sizeof(*tab), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (tab == MAP_FAILED)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < cap; i++)
 		tab[i].fd = -1;
@@ -58,7 +62,8 @@ static int grow(struct dma_fds *t)
 	for (uint32_t i = 0; i < old_cap; i++)
 		if (old[i].fd >= 0)
 			*slot(t, old[i].dev, old[i].ino) = old[i];
-	free(old);
+	if (old)
+		munmap(old, old_cap * sizeof(*old));
 	return 0;
 }
 
@@ -142,7 +147,8 @@ void dma_fds_fini(struct dma_fds *t)
 	for (uint32_t i = 0; i < t->cap; i++)
 		if (t->tab[i].fd >= 0)
 			close(t->tab[i].fd);
-	free(t->tab);
+	if (t->tab)
+		munmap(t->tab, t->cap * sizeof(*t->tab));
 	memset(t, 0, sizeof(*t));
 }
 

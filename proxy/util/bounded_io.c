@@ -84,3 +84,9 @@ ssize_t bounded_read(int fd, void *buf, size_t len, int timeout_ms)
 {
 	return bounded(fd, buf, len, timeout_ms, false);
 }
+
+void bounded_io_stop(void)
+{
+	set_timer(0);
+	armed = 0;
+}

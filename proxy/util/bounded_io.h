@@ -20,4 +20,7 @@ int bounded_io_init(void);
 ssize_t bounded_write(int fd, const void *buf, size_t len, int timeout_ms);
 ssize_t bounded_read(int fd, void *buf, size_t len, int timeout_ms);
 
+/* Disarms the timer: before exec, which keeps an interval timer armed but not the SIGALRM handler. */
+void bounded_io_stop(void);
+
 #endif /* UTIL_BOUNDED_IO_H */

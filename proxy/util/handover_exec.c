@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/bounded_io.h"
 #include "util/handover_state.h"
 #include "util/log.h"
 #include "util/privsep.h"
@@ -196,6 +197,7 @@ int handover_exec(const uint8_t *state, size_t len, const int32_t *fds, uint32_t
 		char *const *argv = handover_argv(sfd, self_fd, -1, false);
 
 		log_info("hand-over: exec %s", self_path);
+		bounded_io_stop(); /* a tick after exec would kill the successor before it handles SIGALRM */
 		execve(self_path, argv, environ);
 		ret = -errno;
 		log_warn("hand-over: cannot exec %s: %s; running this image again", self_path, strerror(-ret));

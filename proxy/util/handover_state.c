@@ -134,6 +134,8 @@ static void c_bytes(struct cur *c, void *v, size_t n)
 		c->fail = true;
 		return;
 	}
+	if (!n)
+		return;
 	if (c->write && c->p)
 		memcpy(c->p + c->off, v, n);
 	else if (!c->write)
@@ -553,6 +555,8 @@ static int decode_record(uint32_t type, struct cur *c, struct ho_state *st, uint
 {
 	if (type < HO_REC_FDS || type > HO_REC_EMULATED)
 		return -ENOENT;
+	if (*seen_mask >> (type + 1))
+		return -EDOM; /* the encoder's order only: one state, one encoding */
 	if (type != HO_REC_WINDOW && (*seen_mask & (1u << type)))
 		return -EEXIST;
 	*seen_mask |= 1u << type;
@@ -624,6 +628,8 @@ int ho_decode(const uint8_t *buf, size_t len, struct ho_state *st, char *why, si
 			return bad(&k, "record %u has unknown type %u", r, type);
 		if (ret == -EEXIST)
 			return bad(&k, "record type %u appears twice", type);
+		if (ret == -EDOM)
+			return bad(&k, "record %u (type %u) is out of order", r, type);
 		if (ret == -ENOMEM)
 			return ret;
 		if (ret || c.fail || c.off != plen)

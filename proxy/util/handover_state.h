@@ -11,7 +11,8 @@
  *   header, 32 bytes: "VUPSTATE", u32 version, u32 header size (32), u64 total length, u32 CRC-32 (IEEE)
  *   of the whole buffer with this field zero, u32 record count;
  *   records: u32 type, u32 payload length, the payload, zero padding to 8 bytes.
- * Each record type appears once (WINDOW up to HO_MAX_WINDOWS times) and has an exact size, but for FDS,
+ * Records come in the order of their types; each appears once (WINDOW up to HO_MAX_WINDOWS times, in
+ * IOVA order), so a state has exactly one encoding. Each has an exact size, but for FDS,
  * READAHEAD and the session's received fds, whose counts are in the record. fds are carried as indexes
  * into the FDS record (the fd numbers the successor inherits); every index is referenced exactly once,
  * but that the DMA windows of one file share its fd's.

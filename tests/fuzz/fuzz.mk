@@ -8,7 +8,7 @@ FUZZ_COV ?= llvm-cov-14
 FUZZ_BUILD := build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 60
-FUZZ_HARNESSES := session version
+FUZZ_HARNESSES := session version handover
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 # emulated.c nests a flexible-array struct (a GNU extension gcc accepts silently).
 FUZZ_CFLAGS := $(CFLAGS_COMMON) -Wno-gnu-variable-sized-type-not-at-end -O1 -g -fno-omit-frame-pointer -DPROXY_VERSION=\"$(VERSION)\"

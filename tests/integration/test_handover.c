@@ -387,6 +387,88 @@ static void test_handover_readahead(void **state)
 	assert_int_equal(proxy_stop(&T.p), 0);
 }
 
+static uid_t uid_of(pid_t pid)
+{
+	char path[64], line[256];
+	uid_t uid = (uid_t)-1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return uid;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "Uid:", 4) == 0)
+			uid = (uid_t)atoi(line + 4);
+	fclose(f);
+	return uid;
+}
+
+/* --user and (unless the run is unconfined) --seccomp: the successor drops and confines itself again. */
+static void test_handover_user(void **state)
+{
+	static const char *const args[] = { "--user", "nobody", "--socket-mode", "0666", NULL };
+	uid_t uid;
+
+	if (geteuid() != 0) {
+		print_message("--user needs root: skipped\n");
+		skip();
+	}
+	start(args);
+	uid = uid_of(T.p.pid);
+	assert_int_not_equal(uid, 0);
+	set_up_device();
+	for (unsigned int r = 1; r <= 3; r++) {
+		assert_int_equal(kill(T.p.pid, SIGHUP), 0);
+		wait_handover();
+		check_device(r);
+		assert_int_equal(uid_of(T.p.pid), uid);
+	}
+	assert_int_equal(proxy_stop(&T.p), 0); /* and the socket is removed, by the successor's helper */
+}
+
+/* Our own DMA_READ unanswered: the hand-over waits for the answer, then happens. */
+static void test_handover_waits_for_dma(void **state)
+{
+	static uint8_t mem[0x1000];
+	struct {
+		struct vfio_user_header h;
+		struct vfio_user_region_access a;
+		uint64_t v;
+	} __attribute__((packed)) rq = {
+		.h = { .msg_id = 0x5555, .cmd = VFIO_USER_REGION_WRITE, .msg_size = sizeof(rq),
+		       .flags = VFIO_USER_F_NO_REPLY },
+		.a = { .offset = EDU_REG_DMA_CMD, .region = BAR0, .count = 8 },
+		.v = EDU_DMA_CMD_RUN,
+	};
+	uint64_t cmd = 0;
+
+	start(NULL);
+	set_up_device();
+	for (unsigned int i = 0; i < sizeof(mem); i++)
+		mem[i] = (uint8_t)(i * 13);
+	assert_int_equal(vuc_dma_map_mem(T.c, 0x800000, sizeof(mem), mem, RW), 0);
+	assert_int_equal(vuc_write64(T.c, BAR0, EDU_REG_DMA_SRC, 0x800000), 0);
+	assert_int_equal(vuc_write64(T.c, BAR0, EDU_REG_DMA_DST, EDU_DMA_BUF_ADDR), 0);
+	assert_int_equal(vuc_write64(T.c, BAR0, EDU_REG_DMA_COUNT, sizeof(mem)), 0);
+	/* start the transfer and leave the proxy's DMA_READ unread */
+	assert_int_equal(send(vuc_socket_fd(T.c), &rq, sizeof(rq), MSG_NOSIGNAL), (ssize_t)sizeof(rq));
+	usleep(50000);
+	assert_int_equal(kill(T.p.pid, SIGHUP), 0);
+	usleep(200000);
+	assert_true(proxy_log_contains(&T.p, "hand-over: waiting for the client to answer"));
+	assert_int_equal(successors(NULL), 0);
+	/* any request now has the client serve the DMA_READ on the way: the transfer ends, the hand-over goes */
+	assert_int_equal(vuc_read64(T.c, BAR0, EDU_REG_DMA_CMD, &cmd), 0);
+	wait_handover();
+	assert_int_equal(vuc_read64(T.c, BAR0, EDU_REG_DMA_CMD, &cmd), 0);
+	assert_int_equal(cmd & (EDU_DMA_CMD_RUN | EDU_DMA_CMD_ERROR), 0);
+	assert_int_equal(vuc_region_read(T.c, BAR0, EDU_DMA_BUF_ADDR, mem + 0x800, 0x800), 0);
+	assert_memory_equal(mem, mem + 0x800, 0x800);
+	check_device(1);
+	assert_int_equal(proxy_stop(&T.p), 0);
+}
+
 /* Without a client: the successor listens on the same socket and serves the next one. */
 static void test_handover_no_client(void **state)
 {
@@ -416,6 +498,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_handover_corrupt_no_seccomp, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_handover_readahead, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_handover_no_client, case_setup, case_teardown),
+		cmocka_unit_test_setup_teardown(test_handover_user, case_setup, case_teardown),
+		cmocka_unit_test_setup_teardown(test_handover_waits_for_dma, case_setup, case_teardown),
 	};
 
 	/* A successor the helper starts is orphaned when the helper exits: it comes back to us. */
