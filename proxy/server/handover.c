@@ -179,7 +179,7 @@ void server_handover(struct server *srv)
 		log_info("hand-over: %u fds, %u DMA windows, %zu bytes of state, %s", st.nfds, st.nwindows, len,
 			 srv->have_client ? "with the client's session" : "no client");
 		/* Returns only when the successor did not take over. */
-		ret = handover_exec(buf, len, st.fds, st.nfds);
+		ret = handover_exec(buf, len, st.fds, st.nfds, srv->sigfd);
 	}
 	if (ret == -ENOTSUP)
 		log_warn("hand-over: %s cannot hand over its state; serving on", srv->ctx.backend->name);

@@ -169,7 +169,7 @@ static int state_memfd(const uint8_t *state, size_t len)
 	return fd;
 }
 
-int handover_exec(const uint8_t *state, size_t len, const int32_t *fds, uint32_t nfds)
+int handover_exec(const uint8_t *state, size_t len, const int32_t *fds, uint32_t nfds, int sigfd)
 {
 	int sfd, ret = 0;
 
@@ -179,7 +179,7 @@ int handover_exec(const uint8_t *state, size_t len, const int32_t *fds, uint32_t
 	if (sfd < 0)
 		return sfd;
 	if (privsep_active()) {
-		ret = privsep_handover(sfd, fds, nfds);
+		ret = privsep_handover(sfd, fds, nfds, sigfd);
 		close(sfd);
 		if (!ret) {
 			log_info("hand-over: the successor serves; pid %d exits", (int)getpid());

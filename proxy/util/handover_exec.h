@@ -16,11 +16,12 @@ struct ho_state;
 int handover_exec_prepare(void);
 /*
  * Hands the state (and the fds it lists, by number) to a successor: through the privileged helper when
- * one runs (privsep_handover: a new process; this one exits once the successor says it serves), else by
+ * one runs (privsep_handover: a new process; this one exits once the successor says it serves, passing
+ * on a stop signal waiting in sigfd), else by
  * exec of the binary at our path in this very process (same pid). Returns only when the successor did
  * not take over (-errno): this process has lost nothing and carries on.
  */
-int handover_exec(const uint8_t *state, size_t len, const int32_t *fds, uint32_t nfds);
+int handover_exec(const uint8_t *state, size_t len, const int32_t *fds, uint32_t nfds, int sigfd);
 /* The path and argv a successor runs with: the remembered command line plus its resume options. */
 const char *handover_self_path(void);
 /* A NULL-terminated argv: the remembered one plus "--resume-fd" state_fd and, where >= 0, "--resume-exe"

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -143,7 +144,7 @@ static void __attribute__((noreturn)) start_successor(uint32_t count, int *fds, 
 }
 
 /* A hand-over: the state (first) and the fds it lists, then a successor started and its word awaited. */
-static int helper_handover(uint32_t count)
+static int helper_handover(uint32_t count, pid_t *successor)
 {
 	int *fds = calloc(count ? count : 1, sizeof(int));
 	int32_t *numbers = calloc(count ? count : 1, sizeof(int32_t));
@@ -174,6 +175,7 @@ static int helper_handover(uint32_t count)
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 	}
+	*successor = pid;
 out_fds:
 	for (uint32_t i = 0; i < count; i++)
 		close(fds[i]);
@@ -185,12 +187,27 @@ out:
 	return ret > 0 ? -EIO : ret;
 }
 
+/*
+ * After a hand-over: a stop signal that reached the old process while it waited (it may not kill(), and
+ * its pending signals die with it) goes on to the successor. The old process says which, or 0.
+ */
+static void forward_signal(pid_t successor)
+{
+	struct pollfd p = { .fd = HELPER_FD, .events = POLLIN };
+	int sig = 0;
+
+	if (poll(&p, 1, 2000) == 1 && recv(HELPER_FD, &sig, sizeof(sig), 0) == sizeof(sig) &&
+	    (sig == SIGTERM || sig == SIGINT || sig == SIGHUP))
+		kill(successor, sig);
+}
+
 static void __attribute__((noreturn)) helper_main(const char *open_path, const char *unlink_path)
 {
 	struct stat sock_st;
 	bool have_sock = unlink_path && lstat(unlink_path, &sock_st) == 0;
 
 	for (;;) {
+		pid_t successor = -1;
 		char req[8] = { 0 }, op;
 		ssize_t n = recv(HELPER_FD, req, sizeof(req), 0);
 		int fd = -1, err = 0;
@@ -204,10 +221,12 @@ static void __attribute__((noreturn)) helper_main(const char *open_path, const c
 			uint32_t count;
 
 			memcpy(&count, req + 1, sizeof(count));
-			err = helper_handover(count);
+			err = helper_handover(count, &successor);
 			reply(HELPER_FD, err, -1);
-			if (!err)
+			if (!err) {
+				forward_signal(successor);
 				_exit(0); /* the successor serves, with a helper of its own: the socket is its now */
+			}
 			continue;
 		}
 		if (op == OP_OPEN && open_path) {
@@ -336,7 +355,7 @@ bool privsep_active(void)
 	return chan >= 0;
 }
 
-int privsep_handover(int state_fd, const int32_t *fds, uint32_t nfds)
+int privsep_handover(int state_fd, const int32_t *fds, uint32_t nfds, int sigfd)
 {
 	uint32_t count = nfds + 1, sent = 0;
 	char req[5] = { OP_HANDOVER };
@@ -374,6 +393,17 @@ int privsep_handover(int state_fd, const int32_t *fds, uint32_t nfds)
 	} while (n < 0 && errno == EINTR);
 	if (n != sizeof(err))
 		return n < 0 ? -errno : -EIO;
+	if (!err) {
+		/* a stop signal that came meanwhile is the successor's (the helper forwards it) */
+		struct signalfd_siginfo si;
+		int sig = 0;
+
+		while (sigfd >= 0 && read(sigfd, &si, sizeof(si)) == sizeof(si))
+			if (!sig || si.ssi_signo != SIGHUP)
+				sig = (int)si.ssi_signo;
+		n = write(chan, &sig, sizeof(sig));
+		(void)n;
+	}
 	return err;
 }
 

@@ -24,8 +24,9 @@ bool privsep_active(void);
  * memfd and the fds, puts each under the number it has here, execs the successor and waits for its word.
  * 0: the successor serves (the caller exits; the helper is gone, the successor has its own); else -errno
  * (the successor refused, died or kept silent 30 s): the caller serves on, the helper still its own.
+ * On success a stop signal waiting in sigfd (the caller's signalfd, or -1) is forwarded to the successor.
  */
-int privsep_handover(int state_fd, const int32_t *fds, uint32_t nfds);
+int privsep_handover(int state_fd, const int32_t *fds, uint32_t nfds, int sigfd);
 /* Ends the helper: it exits once the pair closes. */
 void privsep_stop(void);
 

@@ -139,9 +139,16 @@ static void wait_handover(void)
 		assert_int_equal(waitpid(T.p.pid, &status, 0), T.p.pid);
 		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 		T.p.pid = pid;
-		while (waitpid(pid, &status, WNOHANG) < 0 && errno == ECHILD && test_now_ms() < deadline)
-			usleep(500); /* adopted once the helper that started it is gone */
-		assert_true(proxy_alive(&T.p));
+		/* ours (alive, or exited and not reaped) once the helper that started it is gone */
+		for (;;) {
+			siginfo_t si;
+
+			if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0)
+				break;
+			assert_int_equal(errno, ECHILD);
+			assert_true(test_now_ms() < deadline);
+			usleep(500);
+		}
 	}
 }
 
@@ -469,6 +476,63 @@ static void test_handover_waits_for_dma(void **state)
 	assert_int_equal(proxy_stop(&T.p), 0);
 }
 
+static void signal_eventfd(int fd)
+{
+	uint64_t one = 1;
+
+	assert_int_equal(write(fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+}
+
+/* INTx asserted and automasked across a hand-over: the successor watches the unmask eventfd again. */
+static void test_handover_intx(void **state)
+{
+	int trig = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), unmask = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	const uint32_t intx = VFIO_PCI_INTX_IRQ_INDEX;
+
+	start(NULL);
+	assert_int_equal(vuc_set_irqs(T.c, intx, EVT_TRIGGER, 0, 1, &trig, NULL), 0);
+	assert_int_equal(vuc_set_irqs(T.c, intx, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, 0, 1, &unmask,
+				      NULL),
+			 0);
+	assert_int_equal(vuc_write32(T.c, BAR0, EDU_REG_IRQ_RAISE, 1), 0);
+	assert_int_equal(eventfd_wait(trig, 2000), 1);
+	for (int r = 0; r < 3; r++) {
+		assert_int_equal(kill(T.p.pid, SIGHUP), 0);
+		wait_handover();
+		/* still asserted and masked: quiet until the EOI, which the successor hears */
+		assert_int_equal(eventfd_wait(trig, 100), 0);
+		signal_eventfd(unmask);
+		assert_int_equal(eventfd_wait(trig, 2000), 1);
+	}
+	assert_int_equal(vuc_write32(T.c, BAR0, EDU_REG_IRQ_ACK, 1), 0);
+	signal_eventfd(unmask);
+	assert_int_equal(eventfd_wait(trig, 200), 0);
+	assert_int_equal(vuc_write32(T.c, BAR0, EDU_REG_IRQ_RAISE, 1), 0);
+	assert_int_equal(eventfd_wait(trig, 2000), 1);
+	close(trig);
+	close(unmask);
+	assert_int_equal(proxy_stop(&T.p), 0);
+}
+
+/* SIGTERM right behind SIGHUP: the hand-over happens, and the successor stops (cleanly, socket removed). */
+static void test_handover_then_term(void **state)
+{
+	pid_t pid = 0;
+	int status;
+
+	start(NULL);
+	set_up_device();
+	assert_int_equal(kill(T.p.pid, SIGHUP), 0);
+	assert_int_equal(kill(T.p.pid, SIGTERM), 0);
+	wait_handover();
+	status = proxy_wait_exit(&T.p, 10000);
+	assert_true(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(successors(&pid), 1);
+	assert_true(proxy_log_contains(&T.p, "signal 15: shutting down"));
+	assert_int_equal(access(T.p.socket_path, F_OK), -1);
+	assert_int_equal(vuc_wait_closed(T.c, 2000), 0);
+}
+
 /* Without a client: the successor listens on the same socket and serves the next one. */
 static void test_handover_no_client(void **state)
 {
@@ -499,6 +563,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_handover_readahead, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_handover_no_client, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_handover_user, case_setup, case_teardown),
+		cmocka_unit_test_setup_teardown(test_handover_intx, case_setup, case_teardown),
+		cmocka_unit_test_setup_teardown(test_handover_then_term, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_handover_waits_for_dma, case_setup, case_teardown),
 	};
 
