@@ -253,10 +253,22 @@ void cli_serve_usage(FILE *out)
 		"                        latency for a client on another CPU, for up to N us of CPU a message (0: off)\n");
 }
 
+/* Serves until a signal; the exit code. Shared by a fresh start and a hand-over's successor. */
+static int serve(struct cli_serve *c, struct server *srv, struct device_backend *backend)
+{
+	int ret = server_run(srv);
+
+	if (ret)
+		ret = server_device_retired(srv) ? CLI_EXIT_RETIRED : 1;
+	server_destroy(srv);
+	backend->ops->destroy(backend);
+	privsep_stop();
+	return ret;
+}
+
 int cli_serve_run(struct cli_serve *c, struct device_backend *backend)
 {
 	struct server *srv;
-	bool resumed;
 	int ret;
 
 	/* No core dumps, and no same-uid process (the VMM) opening our fds through /proc/PID/fd. */
@@ -264,27 +276,17 @@ int cli_serve_run(struct cli_serve *c, struct device_backend *backend)
 	/* What a hand-over (SIGHUP) needs later, while /proc may still be read: the binary, the command line. */
 	if (handover_exec_prepare())
 		log_warn("hand-over (SIGHUP) will not be possible");
-	if (c->resume.state_fd >= 0 && !c->resume_state)
+	if (c->resume.state_fd >= 0)
 		handover_refuse(&c->resume, "this command cannot take over a hand-over's state", -ENOTSUP);
-	resumed = c->resume_state != NULL;
-	if (c->resume_state) {
-		ret = server_resume(&c->server, backend, c->resume_state, &srv);
-		if (ret)
-			handover_refuse(&c->resume, "the server cannot be rebuilt from the state", ret);
-		handover_adopted(&c->resume, c->resume_state);
-		ho_state_free(c->resume_state);
-		c->resume_state = NULL;
-	} else {
-		ret = server_create(&c->server, backend, &srv);
-		if (ret) {
-			backend->ops->destroy(backend);
-			return 1;
-		}
+	ret = server_create(&c->server, backend, &srv);
+	if (ret) {
+		backend->ops->destroy(backend);
+		return 1;
 	}
 	/*
 	 * Least privilege from here on: the device is open and the socket listens. What still needs the
-	 * privileges (opening the device again, removing the socket from a directory only root may write)
-	 * goes to a helper forked now.
+	 * privileges (opening the device again, removing the socket from a directory only root may write,
+	 * starting a hand-over's successor) goes to a helper forked now.
 	 */
 	if (c->user || c->seccomp) {
 		ret = privsep_start(backend->reopen_path, c->user ? server_socket_path(srv) : NULL);
@@ -298,13 +300,41 @@ int cli_serve_run(struct cli_serve *c, struct device_backend *backend)
 		privsep_stop();
 		return 1;
 	}
-	if (resumed)
-		handover_serving(&c->resume);
-	ret = server_run(srv);
+	return serve(c, srv, backend);
+}
+
+int cli_serve_resume(struct cli_serve *c, cli_rebuild_fn rebuild)
+{
+	static struct ho_state st;
+	struct device_backend *backend;
+	struct server *srv;
+	int ret = 0;
+
+	prctl(PR_SET_DUMPABLE, 0);
+	if (handover_exec_prepare())
+		log_warn("hand-over (SIGHUP) will not be possible");
+	/*
+	 * The privileges go before the state is read: no root process parses it. Nothing here needs them
+	 * (every fd is inherited); the helper keeps what later needs them, as for a fresh start.
+	 */
+	if (c->user || c->seccomp)
+		ret = privsep_start(NULL, c->user ? c->server.socket_path : NULL);
 	if (ret)
-		ret = server_device_retired(srv) ? CLI_EXIT_RETIRED : 1;
-	server_destroy(srv);
-	backend->ops->destroy(backend);
-	privsep_stop();
-	return ret;
+		handover_refuse(&c->resume, "cannot start the privileged helper", ret);
+	if (c->user && (ret = sandbox_drop_to_user(c->user, c->server.max_dma_bytes)))
+		handover_refuse(&c->resume, "cannot drop to --user", ret);
+	handover_load(&c->resume, &st);
+	ret = rebuild(&st, &backend);
+	if (ret)
+		handover_refuse(&c->resume, "the device cannot be rebuilt from the state", ret);
+	ret = server_resume(&c->server, backend, &st, &srv);
+	if (ret)
+		handover_refuse(&c->resume, "the server cannot be rebuilt from the state", ret);
+	if (c->seccomp && (ret = sandbox_enter_seccomp()))
+		handover_refuse(&c->resume, "cannot install the seccomp filter", ret);
+	/* From here on the state's fds are this process's own: no refusal any more. */
+	handover_adopted(&c->resume, &st);
+	ho_state_free(&st);
+	handover_serving(&c->resume);
+	return serve(c, srv, backend);
 }

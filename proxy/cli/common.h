@@ -62,7 +62,6 @@ struct cli_serve {
 	const char *user; /* --user: drop to it once the device is open and the socket listens */
 	bool seccomp;     /* then allow only the serving loop's system calls: the default; --no-seccomp clears it */
 	struct handover_resume resume; /* --resume-*: this process is a hand-over's successor */
-	struct ho_state *resume_state; /* the state, decoded, once the command rebuilt its backend from it */
 };
 
 void cli_serve_init(struct cli_serve *c, const char *prog);
@@ -89,6 +88,14 @@ void cli_serve_usage(FILE *out);
  * 0, 1 (a failure), CLI_EXIT_RETIRED. */
 int cli_serve_run(struct cli_serve *c, struct device_backend *backend);
 
+/* A command's backend rebuilt from a hand-over's state (e.g. emulated_backend_resume). */
+typedef int (*cli_rebuild_fn)(const struct ho_state *st, struct device_backend **out);
+/*
+ * A hand-over's successor (--resume-fd): the helper started and --user taken first, then the state read
+ * and checked, the backend and the server rebuilt from it, seccomp, and served as cli_serve_run does. Any
+ * failure before serving refuses the state (handover_refuse: the predecessor, or its image, serves on).
+ */
+int cli_serve_resume(struct cli_serve *c, cli_rebuild_fn rebuild);
 /* A byte count with an optional K, M, G or T suffix (powers of 1024), at least min: 0 or -EINVAL. */
 int cli_parse_size(const char *s, uint64_t min, uint64_t *out);
 /* A decimal int in [min, max]: 0 or -EINVAL. */

@@ -7,7 +7,6 @@
 #include "backend/backend.h"
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "util/handover_state.h"
 #include "util/log.h"
 
 #define PROG "vfio-user-proxy emulate"
@@ -56,17 +55,8 @@ int cmd_emulate(int argc, char **argv)
 	}
 	if (cli_serve_check(&cs))
 		return 2;
-	if (cs.resume.state_fd >= 0) {
-		/* a hand-over's successor: the device as the state says (refused with one line, never half) */
-		static struct ho_state st;
-
-		handover_load(&cs.resume, &st);
-		ret = emulated_backend_resume(&st, &backend);
-		if (ret)
-			handover_refuse(&cs.resume, "the emulated device cannot be rebuilt from the state", ret);
-		cs.resume_state = &st;
-		return cli_serve_run(&cs, backend);
-	}
+	if (cs.resume.state_fd >= 0)
+		return cli_serve_resume(&cs, emulated_backend_resume); /* a hand-over's successor */
 	ret = emulated_backend_create(device, &backend);
 	if (ret == -ENODEV) {
 		fprintf(stderr, PROG ": unknown device '%s'; the emulated devices are: edu\n", device);

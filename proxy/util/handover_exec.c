@@ -217,6 +217,7 @@ int handover_exec(const uint8_t *state, size_t len, const int32_t *fds, uint32_t
 void handover_refuse(const struct handover_resume *r, const char *why, int err)
 {
 	log_error("hand-over refused: %s", why);
+	privsep_abandon(); /* a helper of ours (none yet, or --user's) must leave the socket where it is */
 	if (r->notify_fd >= 0) {
 		int word = err < 0 ? err : -EINVAL;
 		ssize_t ignored = write(r->notify_fd, &word, sizeof(word));

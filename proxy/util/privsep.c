@@ -22,6 +22,7 @@ extern char **environ;
 #define OP_OPEN 'o'
 #define OP_UNLINK 'u'
 #define OP_HANDOVER 'h'
+#define OP_FORGET 'f'
 #define HELPER_FD 3
 #define CHUNK_FDS 250u          /* fds per message of a hand-over (SCM_MAX_FD is 253) */
 #define SUCCESSOR_WAIT_MS 30000 /* how long the helper waits for the successor's word */
@@ -229,6 +230,12 @@ static void __attribute__((noreturn)) helper_main(const char *open_path, const c
 			}
 			continue;
 		}
+		if (op == OP_FORGET) {
+			/* a refused hand-over's successor: the socket is still its predecessor's */
+			have_sock = false;
+			reply(HELPER_FD, 0, -1);
+			continue;
+		}
 		if (op == OP_OPEN && open_path) {
 			fd = open(open_path, O_RDWR | O_CLOEXEC);
 			err = fd < 0 ? -errno : 0;
@@ -405,6 +412,14 @@ int privsep_handover(int state_fd, const int32_t *fds, uint32_t nfds, int sigfd)
 		(void)n;
 	}
 	return err;
+}
+
+void privsep_abandon(void)
+{
+	if (chan < 0)
+		return;
+	request(OP_FORGET, NULL);
+	privsep_stop();
 }
 
 void privsep_stop(void)

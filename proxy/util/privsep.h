@@ -27,6 +27,8 @@ bool privsep_active(void);
  * On success a stop signal waiting in sigfd (the caller's signalfd, or -1) is forwarded to the successor.
  */
 int privsep_handover(int state_fd, const int32_t *fds, uint32_t nfds, int sigfd);
+/* Ends the helper without its removing the socket (a refused successor's: the socket is not its own). */
+void privsep_abandon(void);
 /* Ends the helper: it exits once the pair closes. */
 void privsep_stop(void);
 

@@ -327,6 +327,7 @@ static void refused(const char *how, const char *const *args)
 		check_device(r);
 		assert_int_equal(T.p.pid, pid);
 		assert_true(proxy_alive(&T.p));
+		assert_int_equal(access(T.p.socket_path, F_OK), 0); /* no refusing successor's helper removed it */
 	}
 	assert_true(proxy_log_contains(&T.p, "hand-over refused: "));
 	assert_true(proxy_log_contains(&T.p, strcmp(how, "future") == 0 ? "this binary reads version 1 only"
@@ -345,6 +346,18 @@ static void test_handover_future_version_no_seccomp(void **state)
 
 	refused("future", args);
 	(void)state;
+}
+
+/* With --user the refusing successor has a helper of its own already, which must leave the socket be. */
+static void test_handover_future_version_user(void **state)
+{
+	static const char *const args[] = { "--user", "nobody", "--socket-mode", "0666", NULL };
+
+	if (geteuid() != 0) {
+		print_message("--user needs root: skipped\n");
+		skip();
+	}
+	refused("future", args);
 }
 
 static void test_handover_corrupt(void **state)
@@ -558,6 +571,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_handover_rounds_no_seccomp, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_handover_future_version, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_handover_future_version_no_seccomp, case_setup, case_teardown),
+		cmocka_unit_test_setup_teardown(test_handover_future_version_user, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_handover_corrupt, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_handover_corrupt_no_seccomp, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_handover_readahead, case_setup, case_teardown),
