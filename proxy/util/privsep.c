@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "util/handover_exec.h"
+#include "util/handover_state.h"
 #include "util/scm.h"
 
 extern char **environ;
@@ -153,7 +154,7 @@ static int helper_handover(uint32_t count, pid_t *successor)
 	struct pollfd p;
 	pid_t pid;
 
-	ret = !fds || !numbers || !count ? -ENOMEM : recv_fds(count, fds, numbers);
+	ret = !fds || !numbers || !count || count > HO_MAX_FDS + 1 ? -ENOMEM : recv_fds(count, fds, numbers);
 	if (ret)
 		goto out;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, res)) {
