@@ -18,8 +18,11 @@
  *   it is. So the privileged helper forked before confinement starts the successor (util/privsep.c):
  *   it receives the state and the fds over its socket, puts each under its number, execs the binary at
  *   our path with --resume-notify C, and waits for the successor's word: "serving" and the old process
- *   exits 0 (the successor has a new pid, its own helper and its own confinement), anything else (a
- *   refusal, death, 30 s of silence) and the old process serves on with its helper, having lost nothing.
+ *   exits 0 (the successor has a new pid, its own helper and its own confinement; a SIGTERM or SIGINT
+ *   that reached the old process meanwhile is passed on to it), anything else (a refusal, death, 30 s of
+ *   silence) and the old process serves on with its helper, having lost nothing. The successor starts
+ *   its helper and drops to --user before it reads the state (cli_serve_resume): no root process
+ *   parses it.
  * - The contract between versions is only this: the options --resume-fd, --resume-exe, --resume-notify,
  *   --resume-fallback; the state's header (magic, version); on refusal, the fallback or the word.
  */
