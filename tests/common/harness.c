@@ -103,8 +103,15 @@ int proxy_start(struct proxy_proc *p, const char *const *extra_args)
 	while (test_now_ms() < deadline) {
 		struct stat st;
 
-		if (stat(p->socket_path, &st) == 0 && S_ISSOCK(st.st_mode)) /* it appears listening */
+		/*
+		 * It appears listening; it serves once its loop runs ("serving ... on"): the privileged helper
+		 * and the seccomp filter are set up by then, so the fds counted from here on are all its own.
+		 */
+		if (stat(p->socket_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+			while (test_now_ms() < deadline && proxy_alive(p) && !proxy_log_contains(p, "info: serving "))
+				usleep(2000);
 			return 0;
+		}
 		if (!proxy_alive(p))
 			return -ECHILD;
 		usleep(2000);
