@@ -48,9 +48,12 @@ for h in "$@"; do
 		LLVM_PROFILE_FILE=$raw ASAN_OPTIONS= "$covbin" -runs=0 "$work" "$seeds" >"$build/cov/$h.log" 2>&1
 		if [ -s "$raw" ] && "$profdata" merge -sparse -o "$build/cov/$h.profdata" "$raw" 2>/dev/null; then
 			# The files the harness can reach: the session code and what is below it (not the event
-			# loop in server.c, nor other backends); caps.c alone for the VERSION harness.
+			# loop in server.c, nor other backends); caps.c alone for the VERSION harness; the state
+			# format alone for the hand-over harness.
 			if [ "$h" = version ]; then
 				srcs=("$PWD/proxy/server/caps.c")
+			elif [ "$h" = handover ]; then
+				srcs=("$PWD/proxy/util/handover_state.c")
 			else
 				srcs=()
 				for f in "$PWD"/proxy/server/*.c "$PWD"/proxy/backend/emulated.c "$PWD"/proxy/model/*.c \
