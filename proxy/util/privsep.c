@@ -285,14 +285,38 @@ int privsep_start(const char *open_path, const char *unlink_path)
 		/* Nothing of the proxy's: no device, no container, no client socket (a device fd held here
 		 * would defeat the proof that a departed client holds none). Signals stay blocked: it ends
 		 * with the proxy, when the pair closes. */
+		char ready = 1;
+
 		if (dup2(sv[1], HELPER_FD) < 0)
 			_exit(1);
 		close_range(HELPER_FD + 1, ~0u, 0);
 		sigfillset(&all);
 		sigprocmask(SIG_BLOCK, &all, NULL);
+		/* the proxy's fds are gone from here: say so (it waits, see below) */
+		if (send(HELPER_FD, &ready, 1, MSG_NOSIGNAL) != 1)
+			_exit(1);
 		helper_main(helper_open_path, helper_unlink_path);
 	}
 	close(sv[1]);
+	/*
+	 * Until the helper has closed its copies of our fds, it holds the listening socket too: a proxy
+	 * killed in that window would leave a socket that still accepts. Go on once it says it dropped them.
+	 */
+	{
+		char ready = 0;
+		ssize_t n;
+
+		do {
+			n = recv(sv[0], &ready, 1, 0);
+		} while (n < 0 && errno == EINTR);
+		if (n != 1) {
+			int err = n < 0 ? -errno : -ECHILD;
+
+			close(sv[0]);
+			waitpid(pid, NULL, 0);
+			return err;
+		}
+	}
 	chan = sv[0];
 	helper = pid;
 	return 0;
