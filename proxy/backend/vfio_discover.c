@@ -33,10 +33,7 @@ static void why_set(char *why, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Formats a path into a PATH_MAX buffer; -ENAMETOOLONG when it does not fit. */
-static int pathf(char *buf, const char *fmt, ...)
+int vfio_pathf(char *buf, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -225,7 +222,7 @@ static int resolve_cdev(const char *arg, const struct vfio_paths *p, char *bdf, 
 	const char *name = strrchr(arg, '/') + 1;
 	char link[PATH_MAX], dev[VFIO_BDF_MAX + 8];
 
-	if (pathf(link, "%s/class/vfio-dev/%s/device", p->sysfs, name))
+	if (vfio_pathf(link, "%s/class/vfio-dev/%s/device", p->sysfs, name))
 		return -ENAMETOOLONG;
 	if (vfio_link_basename(link, dev, sizeof(dev)) || vfio_parse_bdf(dev, bdf, len)) {
 		why_set(why, why_len,
@@ -254,7 +251,7 @@ static bool resolve_mdev(const char *arg, const struct vfio_paths *p, struct vfi
 	if (under(arg, "/dev", CDEV_DIR) || under(arg, p->dev, CDEV_DIR)) {
 		char dev[64];
 
-		if (pathf(link, "%s/class/vfio-dev/%s/device", p->sysfs, name) ||
+		if (vfio_pathf(link, "%s/class/vfio-dev/%s/device", p->sysfs, name) ||
 		    vfio_link_basename(link, dev, sizeof(dev)) || vfio_parse_uuid(dev, t->bdf, sizeof(t->bdf)))
 			return false;
 		t->cdev_given = true;
@@ -298,7 +295,7 @@ static int check_group_members(const struct vfio_paths *p, const char *bdf, unsi
 	struct dirent **ents = NULL;
 	int n, ret = 0;
 
-	if (pathf(dir, "%s/kernel/iommu_groups/%u/devices", p->sysfs, group))
+	if (vfio_pathf(dir, "%s/kernel/iommu_groups/%u/devices", p->sysfs, group))
 		return -ENAMETOOLONG;
 	n = scandir(dir, &ents, NULL, alphasort);
 	if (n < 0) {
@@ -312,7 +309,7 @@ static int check_group_members(const struct vfio_paths *p, const char *bdf, unsi
 
 		if (ret || name[0] == '.' || strcmp(name, bdf) == 0)
 			continue;
-		if (pathf(link, "%s/%s/driver", dir, name)) {
+		if (vfio_pathf(link, "%s/%s/driver", dir, name)) {
 			ret = -ENAMETOOLONG;
 			continue;
 		}
@@ -344,7 +341,7 @@ static int check_mdev_driver(const char *devdir, const char *uuid, char *drv, si
 	char link[PATH_MAX];
 	int ret;
 
-	if (pathf(link, "%s/driver", devdir))
+	if (vfio_pathf(link, "%s/driver", devdir))
 		return -ENAMETOOLONG;
 	ret = vfio_link_basename(link, drv, drv_len);
 	if (ret == -ENOENT)
@@ -360,7 +357,7 @@ static int check_driver(const struct vfio_paths *p, const char *devdir, const ch
 	char link[PATH_MAX];
 	int ret;
 
-	if (pathf(link, "%s/driver", devdir))
+	if (vfio_pathf(link, "%s/driver", devdir))
 		return -ENAMETOOLONG;
 	ret = vfio_link_basename(link, drv, drv_len);
 	if (ret == -ENOENT) {
@@ -393,7 +390,7 @@ static int find_cdev(const struct vfio_paths *p, const char *devdir, struct vfio
 	int ret = 0;
 
 	t->cdev_path[0] = '\0';
-	if (pathf(dir, "%s/vfio-dev", devdir))
+	if (vfio_pathf(dir, "%s/vfio-dev", devdir))
 		return -ENAMETOOLONG;
 	d = opendir(dir);
 	if (!d)
@@ -401,7 +398,7 @@ static int find_cdev(const struct vfio_paths *p, const char *devdir, struct vfio
 	while ((e = readdir(d))) {
 		if (strncmp(e->d_name, "vfio", 4) != 0 || !e->d_name[4])
 			continue;
-		if (pathf(t->cdev_path, "%s%s%s", p->dev, CDEV_DIR, e->d_name))
+		if (vfio_pathf(t->cdev_path, "%s%s%s", p->dev, CDEV_DIR, e->d_name))
 			ret = -ENAMETOOLONG;
 		break;
 	}
@@ -435,7 +432,7 @@ int vfio_discover(const char *device, const struct vfio_paths *p, struct vfio_ta
 			return ret;
 	}
 
-	if (pathf(path, "%s/vfio", p->dev))
+	if (vfio_pathf(path, "%s/vfio", p->dev))
 		return -ENAMETOOLONG;
 	if (stat(path, &st)) {
 		why_set(why, why_len, "the kernel has no VFIO (%s is missing): load vfio-pci (modprobe vfio-pci)",
@@ -443,7 +440,7 @@ int vfio_discover(const char *device, const struct vfio_paths *p, struct vfio_ta
 		return -ENOENT;
 	}
 
-	if (pathf(devdir, "%s/bus/%s/devices/%s", p->sysfs, t->mdev ? "mdev" : "pci", t->bdf))
+	if (vfio_pathf(devdir, "%s/bus/%s/devices/%s", p->sysfs, t->mdev ? "mdev" : "pci", t->bdf))
 		return -ENAMETOOLONG;
 	if (stat(devdir, &st)) {
 		if (t->mdev)
@@ -455,7 +452,7 @@ int vfio_discover(const char *device, const struct vfio_paths *p, struct vfio_ta
 		return -ENODEV;
 	}
 
-	if (pathf(path, "%s/iommu_group", devdir))
+	if (vfio_pathf(path, "%s/iommu_group", devdir))
 		return -ENAMETOOLONG;
 	ret = vfio_link_basename(path, name, sizeof(name));
 	if (ret == -ENOENT) {
@@ -484,7 +481,7 @@ int vfio_discover(const char *device, const struct vfio_paths *p, struct vfio_ta
 	if (ret)
 		return ret;
 
-	if (pathf(path, "%s/vfio/noiommu-%u", p->dev, t->group))
+	if (vfio_pathf(path, "%s/vfio/noiommu-%u", p->dev, t->group))
 		return -ENAMETOOLONG;
 	if (stat(path, &st) == 0) {
 		why_set(why, why_len,
@@ -493,8 +490,8 @@ int vfio_discover(const char *device, const struct vfio_paths *p, struct vfio_ta
 			t->bdf, path);
 		return -ENOTSUP;
 	}
-	if (pathf(t->group_path, "%s/vfio/%u", p->dev, t->group) ||
-	    pathf(t->container_path, "%s/vfio/vfio", p->dev) || pathf(t->iommufd_path, "%s/iommu", p->dev))
+	if (vfio_pathf(t->group_path, "%s/vfio/%u", p->dev, t->group) ||
+	    vfio_pathf(t->container_path, "%s/vfio/vfio", p->dev) || vfio_pathf(t->iommufd_path, "%s/iommu", p->dev))
 		return -ENAMETOOLONG;
 	return find_cdev(p, devdir, t);
 }

@@ -49,6 +49,8 @@ int vfio_parse_bdf(const char *s, char *out, size_t out_len);
  */
 int vfio_resolve_bdf(const char *device, const struct vfio_paths *p, char *bdf, size_t len, bool *cdev, char *why,
 		     size_t why_len);
+/* Formats a path into a PATH_MAX buffer: 0, or -ENAMETOOLONG when it does not fit. */
+int vfio_pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The last component of a symlink's target (a driver's or a group's name): 0 or -errno (-ENOENT: no such link). */
 int vfio_link_basename(const char *path, char *out, size_t out_len);
 /* vfio-pci itself, or a vendor's variant of it (mlx5_vfio_pci, hisi_acc_vfio_pci, ...): the same uAPI. */

@@ -19,20 +19,6 @@
 
 #define POLL_MS 10
 
-static int pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Formats a path into a PATH_MAX buffer; -ENAMETOOLONG when it does not fit. */
-static int pathf(char *buf, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, PATH_MAX, fmt, ap);
-	va_end(ap);
-	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
-}
-
 void pci_sysfs_init(struct pci_sysfs *s)
 {
 	struct vfio_paths p;
@@ -48,15 +34,15 @@ void pci_sysfs_init(struct pci_sysfs *s)
 int pci_dev_path(const struct pci_sysfs *s, const char *bdf, const char *attr, char *path)
 {
 	if (attr)
-		return pathf(path, "%s/bus/pci/devices/%s/%s", s->root, bdf, attr);
-	return pathf(path, "%s/bus/pci/devices/%s", s->root, bdf);
+		return vfio_pathf(path, "%s/bus/pci/devices/%s/%s", s->root, bdf, attr);
+	return vfio_pathf(path, "%s/bus/pci/devices/%s", s->root, bdf);
 }
 
 int pci_bus_path(const struct pci_sysfs *s, const char *name, const char *attr, char *path)
 {
 	if (attr)
-		return pathf(path, "%s/bus/pci/drivers/%s/%s", s->root, name, attr);
-	return pathf(path, "%s/bus/pci/%s", s->root, name);
+		return vfio_pathf(path, "%s/bus/pci/drivers/%s/%s", s->root, name, attr);
+	return vfio_pathf(path, "%s/bus/pci/%s", s->root, name);
 }
 
 bool pci_dev_exists(const struct pci_sysfs *s, const char *bdf)
@@ -160,7 +146,7 @@ bool pci_driver_registered(const struct pci_sysfs *s, const char *name)
 	char path[PATH_MAX];
 	struct stat st;
 
-	return pathf(path, "%s/bus/pci/drivers/%s", s->root, name) == 0 && stat(path, &st) == 0 &&
+	return vfio_pathf(path, "%s/bus/pci/drivers/%s", s->root, name) == 0 && stat(path, &st) == 0 &&
 	       S_ISDIR(st.st_mode);
 }
 
