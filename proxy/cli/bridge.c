@@ -40,7 +40,7 @@ static const char *const sub_help[] = {
 		"UUID, sysfs path, VFIO group (/dev/vfio/N) and cdev, one \"KEY VALUE\" line each.\n"
 		"\n"
 		"  --name NAME          letters, digits, '_', '.', '-', under 32 (default mdev-<UUID's first 8>)\n"
-		"  --msix N             MSI-X vectors, 1 to 32 (default 8)\n"
+		"  --msix N             MSI-X vectors, 1 to 8 (default 8)\n"
 		"  --vendor ID, --device ID, --subsys-vendor ID, --subsys-device ID\n"
 		"                       PCI IDs in hex (default the edu device's, 1234:11e8, 1af4:1100)\n"
 		"  --uuid UUID          the mdev's UUID (default a random one)\n"
@@ -146,7 +146,7 @@ static int take_option(struct bridge_args *a, const char *sub, int opt, const ch
 		return 0;
 	case OPT_MSIX:
 		if (cli_parse_int(v, 1, VUP_BRIDGE_MAX_MSIX, &n))
-			return bad(sub, "bad --msix '%s': 1 to 32 vectors", v);
+			return bad(sub, "bad --msix '%s': 1 to 8 vectors", v);
 		a->create.msix = (uint32_t)n;
 		return 0;
 	case OPT_VENDOR: id = &a->create.vendor; break;

@@ -250,7 +250,8 @@ void cli_serve_usage(FILE *out)
 		"  --dma-limit SIZE      the most client memory mapped for DMA at once (suffix K, M, G, T;\n"
 		"                        default: the host's RAM); a DMA_MAP past it gets ENOMEM\n"
 		"  --poll-us N           after each message, busy-poll the socket up to N us before sleeping: lower\n"
-		"                        latency for a client on another CPU, for up to N us of CPU a message (0: off)\n");
+		"                        latency for a client on another CPU, for up to N us of CPU a message (0: off)\n"
+		"  --help                this text\n");
 }
 
 /* Serves until a signal; the exit code. Shared by a fresh start and a hand-over's successor. */
