@@ -22,7 +22,7 @@ else ifeq ($(BUILD_TYPE),asan)
 else
   $(error BUILD_TYPE must be dbg, rel or asan)
 endif
-ALL_CFLAGS := $(CFLAGS_COMMON) $(CFLAGS_MODE) $(CFLAGS)
+ALL_CFLAGS := $(CFLAGS_COMMON) $(CFLAGS_MODE) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(LDFLAGS_MODE) $(LDFLAGS)
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
@@ -115,24 +115,54 @@ check: test asan $(CHECK_TARGETS)
 demo: $(PROXY)
 	scripts/demo.sh $(PROXY)
 
-# Where udev and systemd look for rules, units, sysusers and tmpfiles entries: as their pkg-config files
-# say (the udev and systemd packages), else Debian's places.
+# Where udev, systemd and bash-completion look for rules, units, sysusers and tmpfiles entries and
+# completions: as their pkg-config files say (the udev, systemd and bash-completion packages), else
+# Debian's places.
 pc_var = $(or $(shell pkg-config --variable=$(2) $(1) 2>/dev/null),$(3))
 UDEVDIR ?= $(call pc_var,udev,udevdir,/lib/udev)
 SYSTEMDUNITDIR ?= $(call pc_var,systemd,systemdsystemunitdir,/lib/systemd/system)
 SYSUSERSDIR ?= $(call pc_var,systemd,sysusersdir,/usr/lib/sysusers.d)
 TMPFILESDIR ?= $(call pc_var,systemd,tmpfilesdir,/usr/lib/tmpfiles.d)
+BASHCOMPDIR ?= $(call pc_var,bash-completion,completionsdir,/usr/share/bash-completion/completions)
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+# The bridge's source for DKMS, as dkms.conf names it (PACKAGE_NAME-PACKAGE_VERSION).
+DKMSSRCDIR ?= $(PREFIX)/src/vfio-user-proxy-bridge-$(VERSION)
 
-install: $(PROXY)
-	install -D -m 0755 $(PROXY) $(DESTDIR)$(PREFIX)/bin/vfio-user-proxy
+# Everything but the bridge's source: install-proxy (the program, its udev rule, unit, sysusers and
+# tmpfiles entries, manual pages, bash completion) and install-dev (the client library, its headers
+# and pkg-config file).
+.PHONY: install-proxy install-dev install-dkms
+install: install-proxy install-dev
+
+install-proxy: $(PROXY)
+	install -D -m 0755 $(PROXY) $(DESTDIR)$(BINDIR)/vfio-user-proxy
 	install -D -m 0644 udev/70-vfio-user-proxy.rules $(DESTDIR)$(UDEVDIR)/rules.d/70-vfio-user-proxy.rules
 	@mkdir -p $(DESTDIR)$(SYSTEMDUNITDIR)
-	sed 's|@BINDIR@|$(PREFIX)/bin|g' udev/vfio-user-proxy@.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/vfio-user-proxy@.service
+	sed 's|@BINDIR@|$(BINDIR)|g' udev/vfio-user-proxy@.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/vfio-user-proxy@.service
 	install -D -m 0644 udev/vfio-user-proxy.sysusers $(DESTDIR)$(SYSUSERSDIR)/vfio-user-proxy.conf
 	install -D -m 0644 udev/vfio-user-proxy.tmpfiles $(DESTDIR)$(TMPFILESDIR)/vfio-user-proxy.conf
-	install -D -m 0644 $(LIBCLIENT) $(DESTDIR)$(PREFIX)/lib/libvfio-user-client.a
-	install -D -m 0644 include/vfio-user.h $(DESTDIR)$(PREFIX)/include/vfio-user-proxy/vfio-user.h
-	install -D -m 0644 proxy/client/client.h $(DESTDIR)$(PREFIX)/include/vfio-user-proxy/client.h
+	install -D -m 0644 doc/vfio-user-proxy.8 $(DESTDIR)$(MANDIR)/man8/vfio-user-proxy.8
+	install -D -m 0644 doc/vfio-user-proxy.conf.5 $(DESTDIR)$(MANDIR)/man5/vfio-user-proxy.conf.5
+	install -D -m 0644 completion/vfio-user-proxy $(DESTDIR)$(BASHCOMPDIR)/vfio-user-proxy
+
+install-dev: $(LIBCLIENT)
+	install -D -m 0644 $(LIBCLIENT) $(DESTDIR)$(LIBDIR)/libvfio-user-client.a
+	install -D -m 0644 include/vfio-user.h $(DESTDIR)$(INCLUDEDIR)/vfio-user-proxy/vfio-user.h
+	install -D -m 0644 proxy/client/client.h $(DESTDIR)$(INCLUDEDIR)/vfio-user-proxy/client.h
+	@mkdir -p $(DESTDIR)$(LIBDIR)/pkgconfig
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+		-e 's|@VERSION@|$(VERSION)|g' proxy/client/vfio-user-client.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/vfio-user-client.pc
+
+# The bridge's source tree for DKMS (`dkms install vfio-user-proxy-bridge/$(VERSION)` builds it for a
+# kernel): what `make module` copies, with dkms.conf at its top, its version filled in.
+install-dkms:
+	@mkdir -p $(DESTDIR)$(DKMSSRCDIR)
+	cp --parents $(MODULE_SRCS) $(DESTDIR)$(DKMSSRCDIR)/
+	sed 's|#MODULE_VERSION#|$(VERSION)|' bridge/dkms.conf >$(DESTDIR)$(DKMSSRCDIR)/dkms.conf
+	chmod -R u=rwX,go=rX $(DESTDIR)$(DKMSSRCDIR)
 
 # The bridge kernel module (Kbuild): its sources copied into $(BUILD)/module/<kernel release>/ and built
 # there with W=1 against KDIR (a kernel build or headers directory), so no build output lands in the
