@@ -171,7 +171,8 @@ static void core_attach(struct fsys *f, const char *bdf, const char *drv)
 		return;
 	fsys_path(target, "../../../bus/pci/drivers/%s", drv);
 	fsys_path(path, "%s/devices/pci0000:00/%s/driver", f->sys, bdf);
-	symlink(target, path);
+	if (symlink(target, path))
+		fprintf(stderr, "fake sysfs: symlink %s: %s\n", path, strerror(errno));
 }
 
 static const char *override_of(struct fsys *f, const char *bdf, char *buf, size_t len)
