@@ -1,4 +1,4 @@
-/* bridge_nl.c: the bridge module's generic netlink family through libnl-genl-3: connecting and loading the module with libkmod, requests and their replies (the kernel's extended ack kept), the events socket, the message parsers. */
+/* bridge_nl.c: the bridge module's generic netlink family through libnl-genl-3: connecting and loading the module (kmod_load.c), requests and their replies (the kernel's extended ack kept), the events socket, the message parsers. */
 #include "cli/bridge_nl.h"
 
 #include <ctype.h>
@@ -9,11 +9,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <libkmod.h>
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
 #include <netlink/netlink.h>
 
+#include "cli/kmod_load.h"
 #include "cli/pci_sysfs.h"
 #include "util/log.h"
 
@@ -144,88 +144,30 @@ static int nlerr(int e)
 
 /* ---- loading the module ---- */
 
-static void kmod_quiet(void *data, int priority, const char *file, int line, const char *fn, const char *format,
-		       va_list args) __attribute__((format(printf, 6, 0)));
-
-static void kmod_quiet(void *data, int priority, const char *file, int line, const char *fn, const char *format,
-		       va_list args)
-{
-	char msg[512];
-
-	if (log_threshold < LOG_LVL_DEBUG)
-		return;
-	vsnprintf(msg, sizeof(msg), format, args);
-	msg[strcspn(msg, "\n")] = '\0';
-	log_debug("libkmod: %s", msg);
-}
-
-static void explain_insert_error(int err, const char *path, char *why, size_t len)
-{
-	bool vfio = access("/sys/module/vfio", F_OK) == 0, mdev = access("/sys/module/mdev", F_OK) == 0;
-
-	if (err == EPERM || err == EACCES) {
-		snprintf(why, len, "loading module " VUP_BRIDGE_MODULE " needs root: run as root (or modprobe "
-			 VUP_BRIDGE_MODULE " first)");
-	} else if (err == ENOENT || err == EINVAL) {
-		/* the kernel's answer to unknown symbols (or symbols of another build) */
-		snprintf(why, len,
-			 "module " VUP_BRIDGE_MODULE " (%s) does not load: %s%s%s; the kernel needs VFIO and mdev "
-			 "(CONFIG_VFIO_MDEV), and the module this kernel's build (dmesg names the symbols)",
-			 path, !vfio ? "/sys/module/vfio missing" : "", !vfio && !mdev ? ", " : "",
-			 !mdev ? "/sys/module/mdev missing" : (vfio ? "unknown symbols or another kernel's build" : ""));
-	} else {
-		snprintf(why, len, "cannot load module " VUP_BRIDGE_MODULE " (%s): %s (dmesg may say why)", path,
-			 strerror(err));
-	}
-}
-
+/* vup_bridge loaded (kmod_load()), said in the bridge's words when it is not built or its symbols are missing. */
 static int load_module(char *why, size_t len)
 {
-	struct kmod_list *list = NULL, *l;
-	struct kmod_ctx *ctx;
-	char dir[512], path[512] = "";
-	int ret = -ENOENT, found = 0;
+	struct kmod_load_info in;
+	int ret = kmod_load(getenv(PCI_MODULES_DIR_ENV), VUP_BRIDGE_MODULE, &in, why, len);
 
-	ctx = kmod_new(getenv(PCI_MODULES_DIR_ENV), NULL);
-	if (!ctx) {
-		snprintf(why, len, "cannot load module " VUP_BRIDGE_MODULE ": libkmod did not start");
-		return -ENOMEM;
-	}
-	kmod_set_log_fn(ctx, kmod_quiet, NULL);
-	snprintf(dir, sizeof(dir), "%s", kmod_get_dirname(ctx) ? kmod_get_dirname(ctx) : "/lib/modules");
-	if (kmod_module_new_from_lookup(ctx, VUP_BRIDGE_MODULE, &list) < 0)
-		list = NULL;
-	kmod_list_foreach(l, list) {
-		struct kmod_module *mod = kmod_module_get_module(l);
-		const char *p = kmod_module_get_path(mod);
-
-		if (p || kmod_module_get_initstate(mod) >= 0) {
-			found = 1;
-			snprintf(path, sizeof(path), "%s", p ? p : "built in");
-			ret = kmod_module_probe_insert_module(mod, 0, NULL, NULL, NULL, NULL);
-			log_debug("libkmod: inserting %s (%s): %d", kmod_module_get_name(mod), path, ret);
-		}
-		kmod_module_unref(mod);
-		if (ret == -EEXIST)
-			ret = 0;
-		if (ret >= 0)
-			break;
-	}
-	kmod_module_unref_list(list);
-	kmod_unref(ctx);
-	if (!found) {
+	if (ret == -ENOENT && !in.found) {
 		snprintf(why, len,
 			 "module " VUP_BRIDGE_MODULE " is not available: not built or installed for this kernel (none in "
 			 "%s): build it with `make module KDIR=/lib/modules/$(uname -r)/build` and install it, or "
 			 "through dkms",
-			 dir);
-		return -ENOENT;
+			 in.dir);
+	} else if (ret == -ENOENT || ret == -EINVAL) {
+		/* the kernel's answer to unknown symbols (or symbols of another build) */
+		bool vfio = access("/sys/module/vfio", F_OK) == 0, mdev = access("/sys/module/mdev", F_OK) == 0;
+
+		snprintf(why, len,
+			 "module " VUP_BRIDGE_MODULE " (%s) does not load: %s%s%s; the kernel needs VFIO and mdev "
+			 "(CONFIG_VFIO_MDEV), and the module this kernel's build (dmesg names the symbols)",
+			 in.path, !vfio ? "/sys/module/vfio missing" : "", !vfio && !mdev ? ", " : "",
+			 !mdev ? "/sys/module/mdev missing" : (vfio ? "unknown symbols or another kernel's build" : ""));
+		ret = -ENOEXEC;
 	}
-	if (ret < 0) {
-		explain_insert_error(-ret, path, why, len);
-		return ret == -ENOENT || ret == -EINVAL ? -ENOEXEC : ret;
-	}
-	return 0;
+	return ret;
 }
 
 /* ---- the request socket ---- */

@@ -44,7 +44,7 @@ struct bridge_nl;
  * Connects to the family, loading the module (libkmod, as modprobe; modules from PCI_MODULES_DIR_ENV or
  * the running kernel's) when it is missing. 0, or a negative errno with why saying it in one line:
  * -ENOENT the module is not built or installed for this kernel, -ENOEXEC it is but VFIO or mdev is missing
- * (unknown symbols), -EPERM not root, another errno.
+ * (unknown symbols), -EPERM not root (or blacklisted), another errno.
  */
 int bridge_nl_open(struct bridge_nl **out, char *why, size_t why_len);
 void bridge_nl_close(struct bridge_nl *nl);

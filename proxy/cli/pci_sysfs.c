@@ -1,21 +1,17 @@
-/* pci_sysfs.c: reading PCI devices' drivers, groups and classes from sysfs, writing the driver core's control files, loading modules with libkmod. */
+/* pci_sysfs.c: reading PCI devices' drivers, groups and classes from sysfs, writing the driver core's control files, loading a driver's module (kmod_load.c). */
 #include "cli/pci_sysfs.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <libkmod.h>
-
-#include "util/log.h"
+#include "cli/kmod_load.h"
 
 #define POLL_MS 10
 
@@ -246,86 +242,9 @@ int pci_wait_driver(const struct pci_sysfs *s, const char *bdf, const char *want
 	}
 }
 
-/* libkmod's own messages: debug lines of ours (what goes wrong is said once, by the caller). */
-static void kmod_log(void *data, int priority, const char *file, int line, const char *fn, const char *format,
-		     va_list args) __attribute__((format(printf, 6, 0)));
-
-static void kmod_log(void *data, int priority, const char *file, int line, const char *fn, const char *format,
-		     va_list args)
-{
-	char msg[512];
-	size_t n;
-
-	if (log_threshold < LOG_LVL_DEBUG)
-		return;
-	vsnprintf(msg, sizeof(msg), format, args);
-	n = strlen(msg);
-	if (n && msg[n - 1] == '\n')
-		msg[n - 1] = '\0';
-	log_debug("libkmod: %s", msg);
-}
-
-static void explain_load_error(const char *name, const char *dir, int err, char *why, size_t why_len)
-{
-	switch (err) {
-	case ENOENT:
-		snprintf(why, why_len,
-			 "no module %s for this kernel (none in %s): install the kernel's modules, or boot a kernel "
-			 "with it built in",
-			 name, dir);
-		break;
-	case EPERM:
-	case EACCES:
-		snprintf(why, why_len, "loading module %s needs root: run as root (or modprobe %s first)", name, name);
-		break;
-	default:
-		snprintf(why, why_len, "cannot load module %s: %s (dmesg may say why)", name, strerror(err));
-		break;
-	}
-}
-
 int pci_load_module(const struct pci_sysfs *s, const char *name, char *why, size_t why_len)
 {
-	struct kmod_list *list = NULL, *l;
-	struct kmod_ctx *ctx;
-	char dir[PATH_MAX];
-	int ret = -ENOENT;
-
-	ctx = kmod_new(s->modules_dir, NULL);
-	if (!ctx) {
-		snprintf(why, why_len, "cannot load module %s: libkmod did not start (out of memory?)", name);
-		return -ENOMEM;
-	}
-	kmod_set_log_fn(ctx, kmod_log, NULL);
-	if (log_threshold >= LOG_LVL_DEBUG)
-		kmod_set_log_priority(ctx, LOG_DEBUG);
-	snprintf(dir, sizeof(dir), "%s", kmod_get_dirname(ctx) ? kmod_get_dirname(ctx) : "/lib/modules");
-	if (kmod_module_new_from_lookup(ctx, name, &list) < 0)
-		list = NULL;
-	kmod_list_foreach(l, list) {
-		struct kmod_module *mod = kmod_module_get_module(l);
-
-		/* as modprobe NAME does: a blacklist stops aliases only */
-		ret = kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST_ALIAS_ONLY, NULL, NULL, NULL,
-						      NULL);
-		log_debug("libkmod: inserting %s (%s): %d", kmod_module_get_name(mod),
-			  kmod_module_get_path(mod) ? kmod_module_get_path(mod) : "built in", ret);
-		kmod_module_unref(mod);
-		if (ret == -EEXIST)
-			ret = 0;
-		if (ret >= 0)
-			break;
-	}
-	kmod_module_unref_list(list);
-	kmod_unref(ctx);
-	if (ret > 0) {
-		snprintf(why, why_len, "module %s is blacklisted (modprobe.d): load it by hand (modprobe %s)", name,
-			 name);
-		return -EPERM;
-	}
-	if (ret < 0)
-		explain_load_error(name, dir, -ret, why, why_len);
-	return ret;
+	return kmod_load(s->modules_dir, name, NULL, why, why_len);
 }
 
 int pci_bdf_list_add(struct pci_bdf_list *l, const char *bdf)

@@ -1,4 +1,4 @@
-/* pci_sysfs.h: PCI devices and drivers as sysfs shows them to bind and unbind: a device's driver, IOMMU group, group members and class; the driver core's control files written and their effect awaited; a driver's module loaded with libkmod. */
+/* pci_sysfs.h: PCI devices and drivers as sysfs shows them to bind and unbind: a device's driver, IOMMU group, group members and class; the driver core's control files written and their effect awaited; a driver's module loaded (kmod_load.h) from the modules directory. */
 #ifndef CLI_PCI_SYSFS_H
 #define CLI_PCI_SYSFS_H
 
@@ -58,9 +58,10 @@ int pci_write_noticed(const char *path, const char *value, int notice_ms, FILE *
 int pci_wait_driver(const struct pci_sysfs *s, const char *bdf, const char *want, int timeout_ms);
 
 /*
- * Loads module name (a driver's name or any alias: vfio-pci, nvme) and what it depends on with libkmod,
- * as modprobe would. 0 (loaded, or already there, or built in), or a negative errno with why saying it in
- * one line: -ENOENT no such module for this kernel, -EPERM not root, another errno from the kernel.
+ * Loads module name (a driver's name or any alias: vfio-pci, nvme) and what it depends on from
+ * s->modules_dir, as modprobe would (kmod_load()). 0 (loaded, or already there, or built in), or a negative
+ * errno with why saying it in one line: -ENOENT no such module for this kernel, -EPERM not root or
+ * blacklisted, another errno from the kernel.
  */
 int pci_load_module(const struct pci_sysfs *s, const char *name, char *why, size_t why_len);
 
