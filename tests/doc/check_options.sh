@@ -223,6 +223,9 @@ for page in "$MAN8" "$MAN5"; do
 	fi
 	awk '/^\.SH +"?NAME"?$/ { getline; if ($0 !~ /^[a-z0-9][a-z0-9._@-]* \\- [^ ]/) bad = 1; found = 1 }
 	     END { exit !(found && !bad) }' "$page" || fail "$rel: the NAME section is not one line \"name \\- description\""
+	# the version the page names is the project's (VERSION, as the packages and --version say)
+	th=$(sed -n 's/^\.TH .*"vfio\\-user\\-proxy \([0-9][0-9.]*\)".*/\1/p' "$page")
+	[ "$th" = "$(cat "$ROOT/VERSION")" ] || fail "$rel: .TH names version '$th', VERSION says $(cat "$ROOT/VERSION")"
 	dash=$(grep -nE '(^|[[:space:](|["[])-{1,2}[A-Za-z0-9]' "$page" | grep -vE '^[0-9]+:\.\\"' || true)
 	[ -z "$dash" ] || fail "$rel: an option dash not written \\-: $(head -3 <<<"$dash")"
 done
