@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # tests/vm/run.sh: the guest bench's host runner: per kernel, fetch or build it (cached), build the initramfs, boot QEMU with edu and nvme behind an IOMMU, collect and judge the console.
 #
-# usage: run.sh --proxy BIN --checks BIN --out DIR [--install DIR] [bookworm] [sid] [iommufd] [systemd]
+# usage: run.sh --proxy BIN --checks BIN --out DIR [--install DIR] [--debs DIR] [bookworm] [sid] [iommufd] [systemd] [pkg]
 #   bookworm, sid  Debian's kernels (kernel.sh), no iommufd: export takes the legacy path by itself
 #   iommufd        the 6.12 kernel built with iommufd and the VFIO cdev (kernel-build.sh), booted twice:
 #                  once with export forced to the legacy path, once on iommufd (vup_iommu= on the command line)
 #   systemd        Debian 12's kernel booting Debian 12's systemd and udevd (sysroot.sh), the project as
 #                  `make install` put it in --install DIR (systemd-initrd.sh, systemd-checks.sh)
+#   pkg            the same with DKMS, the toolchain and the kernel's headers in the root (sysroot.sh --dev):
+#                  the Debian packages in --debs DIR installed with apt-get and purged (pkg-checks.sh)
 #        run.sh --judge CONSOLE_LOG [QEMU_EXIT_STATUS]   (judge a saved console log again)
 # Environment: VM_TIMEOUT (seconds per boot, default 420; a boot takes 15-20 s), VUP_CACHE (see kernel.sh), QEMU (binary),
 # VM_VERBOSE=1 (print the whole console log).
@@ -18,7 +20,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-proxy='' checks='' out='' install='' judge_log='' judge_rc=0
+proxy='' checks='' out='' install='' debs='' judge_log='' judge_rc=0
 suites=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -27,9 +29,10 @@ while [ $# -gt 0 ]; do
 	--checks) checks=$2 && shift 2 ;;
 	--out) out=$2 && shift 2 ;;
 	--install) install=$2 && shift 2 ;;
-	bookworm | sid | iommufd | systemd) suites+=("$1") && shift ;;
+	--debs) debs=$2 && shift 2 ;;
+	bookworm | sid | iommufd | systemd | pkg) suites+=("$1") && shift ;;
 	*)
-		echo "usage: $0 --proxy BIN --checks BIN --out DIR [--install DIR] [bookworm] [sid] [iommufd] [systemd]" >&2
+		echo "usage: $0 --proxy BIN --checks BIN --out DIR [--install DIR] [--debs DIR] [bookworm] [sid] [iommufd] [systemd] [pkg]" >&2
 		exit 2
 		;;
 	esac
@@ -38,7 +41,7 @@ done
 	echo "usage: $0 --proxy BIN --checks BIN --out DIR [bookworm] [sid] [iommufd] | --judge LOG [QEMU_EXIT_STATUS]" >&2
 	exit 2
 }
-[ ${#suites[@]} -gt 0 ] || suites=(bookworm sid iommufd systemd)
+[ ${#suites[@]} -gt 0 ] || suites=(bookworm sid iommufd systemd pkg)
 VM_TIMEOUT=${VM_TIMEOUT:-420}
 QEMU=${QEMU:-qemu-system-x86_64}
 
@@ -144,7 +147,8 @@ bridge_module() {
 # boot SUITE KERNEL_ENTRY LABEL IOMMU: one guest boot and its verdict; IOMMU (legacy, iommufd or empty)
 # goes on the kernel command line for the guest's /init.
 boot() {
-	local suite=$1 entry=$2 k=$3 iommu=$4 t0=$5 release initrd img log t1 t2 rc append name
+	local suite=$1 entry=$2 k=$3 iommu=$4 t0=$5 release initrd img log t1 t2 rc append name mem=1024M
+	local limit=$VM_TIMEOUT
 	release=$(cat "$entry/release")
 	name=$suite${iommu:+-$iommu}
 	initrd=$out/initramfs-$suite.cpio
@@ -154,6 +158,14 @@ boot() {
 		sysroot=$("$here/sysroot.sh")
 		"$here/systemd-initrd.sh" "$sysroot" "$entry" "$install" "$checks" "$initrd"
 		append="$append systemd.show_status=0 systemd.log_level=warning"
+	elif [ "$suite" = pkg ]; then
+		[ -n "$debs" ] || { echo "run.sh: the pkg suite needs --debs DIR" >&2; exit 2; }
+		sysroot=$("$here/sysroot.sh" --dev "$release")
+		"$here/systemd-initrd.sh" "$sysroot" "$entry" --debs "$debs" "$checks" "$initrd"
+		append="$append systemd.show_status=0 systemd.log_level=warning"
+		# the root (about 420 MB) is unpacked into memory; DKMS compiles the module under TCG
+		mem=3072M
+		limit=$((VM_TIMEOUT + 300))
 	else
 		BRIDGE_KO=$(bridge_module "$entry" "$out/module-$name") "$here/initramfs.sh" "$entry" "$initrd" "$proxy" "$checks"
 	fi
@@ -165,7 +177,7 @@ boot() {
 	echo "vm-tests: booting $release${iommu:+ (export on the $iommu path)} (prepared in $(elapsed "$t0" "$t1") s)"
 	rc=0
 	# The IOMMU comes before the devices it translates for; -nic none drops q35's default NIC (unused).
-	timeout -k 10 "$VM_TIMEOUT" "$QEMU" -M q35 -accel tcg -m 1024M -smp 1 -nographic -no-reboot -nic none \
+	timeout -k 10 "$limit" "$QEMU" -M q35 -accel tcg -m "$mem" -smp 1 -nographic -no-reboot -nic none \
 		-kernel "$entry/vmlinuz" -initrd "$initrd" \
 		-append "$append" \
 		-device intel-iommu,intremap=on,caching-mode=on \
@@ -210,9 +222,9 @@ for suite in "${suites[@]}"; do
 		boot "$suite" "$entry" "$k-legacy" legacy "$t0"
 		boot "$suite" "$entry" "$k-iommufd" iommufd "$(now)"
 		;;
-	systemd)
+	systemd | pkg)
 		entry=$("$here/kernel.sh" bookworm)
-		k="$(cut -d. -f1-2 <"$entry/release")-systemd"
+		k="$(cut -d. -f1-2 <"$entry/release")-$suite"
 		boot "$suite" "$entry" "$k" "" "$t0"
 		;;
 	*)

@@ -9,6 +9,8 @@ RESULTS=/tmp/results
 CHECK_TIMEOUT=90
 # shellcheck source=tests/vm/report.sh
 . /etc/vm/report.sh
+# shellcheck source=tests/vm/sd_lib.sh
+. /etc/vm/sd_lib.sh
 trap finish EXIT
 
 echo "INFO guest $(uname -r), $(systemctl --version | head -n 1), bench at $(cut -d' ' -f1 /proc/uptime) s"
@@ -35,34 +37,12 @@ else
 	fail tmpfiles "/run/vfio-user is '$(stat -c '%a %U %G' /run/vfio-user 2>&1)', want '750 root vfio-user'"
 fi
 
-find_pci() {
-	for d in /sys/bus/pci/devices/*; do
-		[ -z "$1" ] || [ "$(cat "$d/vendor")" = "$1" ] || continue
-		[ -z "$2" ] || [ "$(cat "$d/device")" = "$2" ] || continue
-		[ -z "$3" ] || [ "$(cat "$d/class")" = "$3" ] || continue
-		basename "$d"
-		return 0
-	done
-	return 1
-}
-driver_of() { basename "$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }
-# wait_for SECONDS COMMAND...: polls every 50 ms until COMMAND succeeds; 1 on timeout.
-wait_for() {
-	local end=$(($(now_ms) + $1 * 1000))
-	shift
-	until "$@"; do
-		[ "$(now_ms)" -lt "$end" ] || return 1
-		sleep 0.05
-	done
-}
-unit_active() { [ "$(systemctl is-active "vfio-user-proxy@$1.service")" = active ]; }
 # restarted BDF OLD_PID: the unit runs again, with another main process
 restarted() {
 	local p
 	p=$(systemctl show -p MainPID --value "vfio-user-proxy@$1.service")
 	unit_active "$1" && [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$2" ]
 }
-unit_gone() { ! systemctl -q is-active "vfio-user-proxy@$1.service"; }
 
 EDU=$(find_pci 0x1234 0x11e8 "") || fail edu-present "no 1234:11e8 device"
 NVME=$(find_pci "" "" 0x010802) || fail nvme-present "no nvme device"

@@ -3,7 +3,9 @@
 #   make vm-test                       every kernel, one after the other
 #   make vm-test VM_KERNELS=sid        some of them (bookworm, sid, iommufd: the built 6.12, booted twice,
 #                                      export on the legacy path then on iommufd; systemd: Debian 12's
-#                                      systemd and udevd with the project installed)
+#                                      systemd and udevd with the project installed; pkg: the same
+#                                      with the Debian packages of `make deb` installed by apt-get, DKMS
+#                                      building the bridge in the guest, then purged)
 #   VUP_CACHE=DIR                      where kernels and apt state are cached (default /var/cache/vfio-user-proxy)
 #   VM_TIMEOUT=SECONDS                 hard limit for one guest boot (default 420)
 # Everything it builds and logs goes to $(VM_BUILD); it needs root (apt for QEMU and the kernels).
@@ -11,7 +13,7 @@ VM_BUILD := build/vm/$(BUILD_TYPE)
 VM_CHECKS := $(VM_BUILD)/vm-checks
 VM_TRUST := $(VM_BUILD)/vm-trust
 VM_BRIDGE := $(VM_BUILD)/vm-bridge
-VM_KERNELS ?= bookworm sid iommufd systemd
+VM_KERNELS ?= bookworm sid iommufd systemd pkg
 # The systemd guest gets the project as `make install` puts it (merged /usr, as Debian 12's root has it).
 VM_INSTALL := $(VM_BUILD)/install
 # A static vm-checks needs nothing in the guest; sanitizer builds cannot link statically.
@@ -45,10 +47,12 @@ $(VM_BUILD)/vm_bridge.o: tests/vm/vm_bridge.c
 $(VM_BRIDGE): $(VM_BUILD)/vm_bridge.o $(LIBCLIENT)
 	$(CC) $(ALL_LDFLAGS) $(VM_CHECKS_LDFLAGS) -o $@ $< $(LIBCLIENT) $(VM_CHECKS_LIBS)
 
-vm-test: $(PROXY) $(VM_CHECKS) $(VM_TRUST) $(VM_BRIDGE)
+# The pkg suite installs what `make deb` (tests/pkg/pkg.mk) built.
+vm-test: $(PROXY) $(VM_CHECKS) $(VM_TRUST) $(VM_BRIDGE) $(if $(filter pkg,$(VM_KERNELS)),deb)
 	rm -rf $(VM_INSTALL)
 	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(VM_INSTALL)) PREFIX=/usr UDEVDIR=/usr/lib/udev \
 		SYSTEMDUNITDIR=/usr/lib/systemd/system SYSUSERSDIR=/usr/lib/sysusers.d TMPFILESDIR=/usr/lib/tmpfiles.d
-	tests/vm/run.sh --proxy $(PROXY) --checks $(VM_CHECKS) --out $(VM_BUILD) --install $(VM_INSTALL) $(VM_KERNELS)
+	tests/vm/run.sh --proxy $(PROXY) --checks $(VM_CHECKS) --out $(VM_BUILD) --install $(VM_INSTALL) \
+		--debs $(PKG_OUT) $(VM_KERNELS)
 
 -include $(VM_BUILD)/vm_checks.d $(VM_BUILD)/vm_trust.d $(VM_BUILD)/vm_bridge.d
