@@ -4,7 +4,8 @@
 # usage: build.sh OUT_DIR
 # The copy (OUT_DIR/src) holds the files git knows plus untracked ones not ignored, as a fresh clone
 # with the working tree's changes would; the packages, .buildinfo and .changes land in OUT_DIR, the
-# build log in OUT_DIR/build.log. DEB_BUILD_OPTIONS passes through (nocheck skips the unit tests).
+# build log in OUT_DIR/build.log; the source package (dpkg-source -b of the same files, for lintian) in
+# OUT_DIR/source. DEB_BUILD_OPTIONS passes through (nocheck skips the unit tests).
 set -euo pipefail
 
 [ $# -eq 1 ] || {
@@ -19,11 +20,17 @@ die() {
 }
 command -v dpkg-buildpackage >/dev/null || die "dpkg-buildpackage missing (tests/pkg/deps.sh installs the build dependencies)"
 
-rm -rf "$out/src" "$out"/*.deb "$out"/*.buildinfo "$out"/*.changes
+rm -rf "$out/src" "$out/source" "$out"/*.deb "$out"/*.buildinfo "$out"/*.changes
 mkdir -p "$out/src"
 (cd "$top" && git ls-files -z -c -o --exclude-standard | while IFS= read -r -d '' f; do
 	[ -e "$f" ] || [ -L "$f" ] && printf '%s\0' "$f"
 done | cpio --quiet -0 -pdm "$out/src")
+version=$(cat "$out/src/VERSION")
+mkdir -p "$out/source"
+cp -a "$out/src" "$out/source/vfio-user-proxy-$version"
+(cd "$out/source" && dpkg-source -b "vfio-user-proxy-$version" >"$out/source/dpkg-source.log" 2>&1) ||
+	die "dpkg-source -b failed (log: $out/source/dpkg-source.log)"
+rm -rf "$out/source/vfio-user-proxy-$version"
 cd "$out/src"
 dpkg-checkbuilddeps || die "build dependencies missing: run tests/pkg/deps.sh (or scripts/deps.sh --all)"
 t0=$(date +%s)

@@ -31,14 +31,15 @@ trap cleanup EXIT
 main=$debs/vfio-user-proxy_${version}_$arch.deb
 dkms=$debs/vfio-user-proxy-dkms_${version}_all.deb
 dev=$debs/libvfio-user-client-dev_${version}_$arch.deb
-for f in "$main" "$dkms" "$dev" "$debs/vfio-user-proxy_${version}_$arch.changes"; do
+for f in "$main" "$dkms" "$dev" "$debs/vfio-user-proxy_${version}_$arch.changes" "$debs/source/vfio-user-proxy_$version.dsc"; do
 	[ -f "$f" ] || fail built "$f missing (the package version must be VERSION's $version)"
 done
 [ "$failed" -eq 0 ] || exit 1
 pass built
 
-# --- lintian: every tag printed, errors and warnings fail ---
+# --- lintian on the binary and the source packages: every tag printed, errors and warnings fail ---
 if lintian --fail-on error,warning --display-info --pedantic "$debs/vfio-user-proxy_${version}_$arch.changes" \
+	"$debs/source/vfio-user-proxy_$version.dsc" \
 	>"$work/lintian" 2>&1; then
 	pass lintian
 else

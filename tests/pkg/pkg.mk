@@ -1,6 +1,5 @@
 # tests/pkg/pkg.mk: the Debian packages (debian/): `make deb` builds them from a copy of the tree into $(PKG_OUT); `make pkg-check` (part of make check) checks them with lintian and end to end on the host; the systemd guest installs them (vm-test's pkg suite).
 PKG_OUT := build/pkg
-PKG_DEBS := $(PKG_OUT)/vfio-user-proxy_$(VERSION)_$(shell dpkg --print-architecture 2>/dev/null).deb
 
 .PHONY: deb pkg-check
 CHECK_TARGETS += pkg-check
