@@ -23,8 +23,8 @@ MAN8=$ROOT/doc/vfio-user-proxy.8
 MAN5=$ROOT/doc/vfio-user-proxy.conf.5
 README=$ROOT/README.md
 PROG=vfio-user-proxy
-# README sections about building and testing, whose --words are the scripts' (deps.sh --all, bench --short)
-README_SKIP='Quick start|Building|Layout'
+# README sections about building, packaging and testing, whose --words are the scripts' and tools' (deps.sh --all, bench --short, pkg-config --cflags)
+README_SKIP='Quick start|Debian packages|Building|Layout'
 # Options a parser takes that no --help lists, on purpose: a hand-over's successor's (util/handover_exec.c)
 INTERNAL='--resume-exe --resume-fallback --resume-fd --resume-notify'
 
