@@ -26,26 +26,23 @@ CHECK_TARGETS += vm-test
 
 vm-checks: $(VM_CHECKS) $(VM_TRUST) $(VM_BRIDGE)
 
-$(VM_BUILD)/vm_checks.o: tests/vm/vm_checks.c
+# Each binary links its own objects and vm_common.o, what the three share.
+VM_COMMON_OBJS := $(VM_BUILD)/vm_common.o
+VM_CHECKS_OBJS := $(addprefix $(VM_BUILD)/,vm_checks.o vm_checks_regions.o vm_checks_device.o \
+	vm_checks_reconnects.o vm_checks_direct.o) $(VM_COMMON_OBJS)
+VM_TRUST_OBJS := $(VM_BUILD)/vm_trust.o $(VM_COMMON_OBJS)
+VM_BRIDGE_OBJS := $(VM_BUILD)/vm_bridge.o $(VM_COMMON_OBJS)
+VM_OBJS := $(sort $(VM_CHECKS_OBJS) $(VM_TRUST_OBJS) $(VM_BRIDGE_OBJS))
+
+$(VM_OBJS): $(VM_BUILD)/%.o: tests/vm/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(VM_CHECKS): $(VM_BUILD)/vm_checks.o $(LIBCLIENT)
-	$(CC) $(ALL_LDFLAGS) $(VM_CHECKS_LDFLAGS) -o $@ $< $(LIBCLIENT) $(VM_CHECKS_LIBS)
-
-$(VM_BUILD)/vm_trust.o: tests/vm/vm_trust.c
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
-
-$(VM_TRUST): $(VM_BUILD)/vm_trust.o $(LIBCLIENT)
-	$(CC) $(ALL_LDFLAGS) $(VM_CHECKS_LDFLAGS) -o $@ $< $(LIBCLIENT) $(VM_CHECKS_LIBS)
-
-$(VM_BUILD)/vm_bridge.o: tests/vm/vm_bridge.c
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
-
-$(VM_BRIDGE): $(VM_BUILD)/vm_bridge.o $(LIBCLIENT)
-	$(CC) $(ALL_LDFLAGS) $(VM_CHECKS_LDFLAGS) -o $@ $< $(LIBCLIENT) $(VM_CHECKS_LIBS)
+$(VM_CHECKS): $(VM_CHECKS_OBJS)
+$(VM_TRUST): $(VM_TRUST_OBJS)
+$(VM_BRIDGE): $(VM_BRIDGE_OBJS)
+$(VM_CHECKS) $(VM_TRUST) $(VM_BRIDGE): $(LIBCLIENT)
+	$(CC) $(ALL_LDFLAGS) $(VM_CHECKS_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBCLIENT) $(VM_CHECKS_LIBS)
 
 # The pkg suite installs what `make deb` (tests/pkg/pkg.mk) built.
 vm-test: $(PROXY) $(VM_CHECKS) $(VM_TRUST) $(VM_BRIDGE) $(if $(filter pkg,$(VM_KERNELS)),deb)
@@ -55,4 +52,4 @@ vm-test: $(PROXY) $(VM_CHECKS) $(VM_TRUST) $(VM_BRIDGE) $(if $(filter pkg,$(VM_K
 	tests/vm/run.sh --proxy $(PROXY) --checks $(VM_CHECKS) --out $(VM_BUILD) --install $(VM_INSTALL) \
 		--debs $(PKG_OUT) $(VM_KERNELS)
 
--include $(VM_BUILD)/vm_checks.d $(VM_BUILD)/vm_trust.d $(VM_BUILD)/vm_bridge.d
+-include $(VM_OBJS:.o=.d)

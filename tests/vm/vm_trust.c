@@ -2,65 +2,18 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "client/client.h"
+#include "vm_common.h"
 
-#define BAR0 VFIO_PCI_BAR0_REGION_INDEX
-#define RW (VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE)
 #define IOVA 0x100000ull
+#define REPLY_MS 10000
 #define WAIT_MS 20000 /* TCG: the proxy's teardown of a real device can take seconds */
-
-static unsigned int n_fail;
-
-static void verdict(const char *label, const char *name, bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void verdict(const char *label, const char *name, bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		printf("PASS %s.%s\n", label, name);
-		return;
-	}
-	printf("FAIL %s.%s: ", label, name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	n_fail++;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int client(const char *sock, struct vuc **c)
-{
-	struct vuc_server_caps caps;
-	int r = vuc_connect(sock, c);
-
-	if (r < 0)
-		return r;
-	vuc_set_timeout(*c, 10000);
-	r = vuc_negotiate(*c, &caps);
-	if (r < 0)
-		vuc_close(*c);
-	return r;
-}
 
 /* The client takes BAR0's fd (the device fd), maps the BAR, leaves the socket and keeps both. */
 static void hold_device_fd(const char *label, const char *sock, pid_t proxy)
@@ -73,28 +26,29 @@ static void hold_device_fd(const char *label, const char *sock, pid_t proxy)
 	int r, fd = -1;
 	bool gone = false;
 
-	r = client(sock, &c);
+	r = vm_client(sock, REPLY_MS, &c);
 	if (r < 0) {
-		verdict(label, "hold-device-fd", false, "connect and VERSION: %s", strerror(-r));
+		vm_verdict(label, "hold-device-fd", false, "connect and VERSION: %s", strerror(-r));
 		return;
 	}
 	r = vuc_region_info(c, BAR0, &info, caps, sizeof(caps), &caps_len, &fd);
 	vuc_close(c);
 	if (r < 0 || fd < 0) {
-		verdict(label, "hold-device-fd", false, "BAR0 region info gave no fd (%s)", r < 0 ? strerror(-r) : "none");
+		vm_verdict(label, "hold-device-fd", false, "BAR0 region info gave no fd (%s)",
+			   r < 0 ? strerror(-r) : "none");
 		return;
 	}
 	/* still serving while we hold it? it must stop instead of taking another client */
-	t0 = now_ms();
-	while (now_ms() - t0 < WAIT_MS) {
+	t0 = vm_now_ms();
+	while (vm_now_ms() - t0 < WAIT_MS) {
 		if (kill(proxy, 0) && errno == ESRCH) {
 			gone = true;
 			break;
 		}
 		usleep(50000);
 	}
-	verdict(label, "proxy-stops-while-fd-held", gone, "proxy %d still running %d ms after its client left with the "
-		"device fd", (int)proxy, WAIT_MS);
+	vm_verdict(label, "proxy-stops-while-fd-held", gone,
+		   "proxy %d still running %d ms after its client left with the device fd", (int)proxy, WAIT_MS);
 	close(fd);
 }
 
@@ -103,44 +57,32 @@ static void serves(const char *label, const char *sock)
 {
 	uint16_t id = 0;
 	struct vuc *c;
-	int r = client(sock, &c);
+	int r = vm_client(sock, REPLY_MS, &c);
 
 	if (r == 0) {
 		r = vuc_config_read(c, 0, &id, sizeof(id));
 		vuc_close(c);
 	}
-	verdict(label, "serves", r == 0 && id != 0xffff, "%s (vendor %#x)",
-		r < 0 ? strerror(-r) : "read", id);
-}
-
-static int memfd_of(uint64_t size)
-{
-	int fd = memfd_create("vm-trust", MFD_CLOEXEC);
-
-	if (fd >= 0 && ftruncate(fd, (off_t)size)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	vm_verdict(label, "serves", r == 0 && id != 0xffff, "%s (vendor %#x)", r < 0 ? strerror(-r) : "read", id);
 }
 
 /* --dma-limit LIMIT: windows up to it map (and pin); one page more is refused with ENOMEM. */
 static void dma_limit(const char *label, const char *sock, uint64_t limit)
 {
 	struct vuc *c;
-	int fd = memfd_of(limit + 4096), r, r2, r3;
+	int fd = vm_memfd("vm-trust", limit + 4096), r, r2, r3;
 
-	if (fd < 0 || client(sock, &c) < 0) {
-		verdict(label, "dma-limit", false, "set-up failed");
+	if (fd < 0 || vm_client(sock, REPLY_MS, &c) < 0) {
+		vm_verdict(label, "dma-limit", false, "set-up failed");
 		return;
 	}
 	r = vuc_dma_map_fd(c, IOVA, limit, fd, 0, RW);
 	r2 = vuc_dma_map_fd(c, IOVA + limit, 4096, fd, limit, RW);
 	vuc_dma_unmap(c, IOVA, limit, 0);
 	r3 = vuc_dma_map_fd(c, IOVA + limit, 4096, fd, limit, RW);
-	verdict(label, "dma-limit", r == 0 && r2 == -ENOMEM && r3 == 0,
-		"map of %llu bytes: %s; one page more: %s (want ENOMEM); after an unmap: %s",
-		(unsigned long long)limit, strerror(-r), strerror(-r2), strerror(-r3));
+	vm_verdict(label, "dma-limit", r == 0 && r2 == -ENOMEM && r3 == 0,
+		   "map of %llu bytes: %s; one page more: %s (want ENOMEM); after an unmap: %s",
+		   (unsigned long long)limit, strerror(-r), strerror(-r2), strerror(-r3));
 	vuc_close(c);
 	close(fd);
 }
@@ -150,19 +92,19 @@ static void dma_limit(const char *label, const char *sock, uint64_t limit)
 static void sparse(const char *label, const char *sock, uint64_t size)
 {
 	struct vuc *c;
-	int fd = memfd_of(size), r;
+	int fd = vm_memfd("vm-trust", size), r;
 	long t0;
 
-	if (fd < 0 || client(sock, &c) < 0) {
-		verdict(label, "sparse-window-refused", false, "set-up failed");
+	if (fd < 0 || vm_client(sock, REPLY_MS, &c) < 0) {
+		vm_verdict(label, "sparse-window-refused", false, "set-up failed");
 		return;
 	}
-	t0 = now_ms();
+	t0 = vm_now_ms();
 	r = vuc_dma_map_fd(c, 1ull << 32, size, fd, 0, RW);
-	verdict(label, "sparse-window-refused", r == -ENOMEM, "DMA_MAP of a sparse %llu MiB memfd: %s (want ENOMEM)",
-		(unsigned long long)(size >> 20), r ? strerror(-r) : "mapped");
+	vm_verdict(label, "sparse-window-refused", r == -ENOMEM, "DMA_MAP of a sparse %llu MiB memfd: %s (want ENOMEM)",
+		   (unsigned long long)(size >> 20), r ? strerror(-r) : "mapped");
 	printf("INFO %s sparse %llu MiB window answered in %ld ms\n", label, (unsigned long long)(size >> 20),
-	       now_ms() - t0);
+	       vm_now_ms() - t0);
 	vuc_close(c);
 	close(fd);
 }
@@ -223,5 +165,5 @@ int main(int argc, char **argv)
 		dma_limit(label, sock, limit);
 	if (sparse_size)
 		sparse(label, sock, sparse_size);
-	return n_fail ? 1 : 0;
+	return vm_failures ? 1 : 0;
 }
