@@ -104,7 +104,7 @@ t1=$(now)
 MOD=$OUT/module
 rm -rf "$MOD"
 mkdir -p "$MOD"
-cp "$here/guest/edu_test.c" "$here/guest/Kbuild" "$MOD/"
+cp "$here"/guest/*.[ch] "$here/guest/Kbuild" "$MOD/"
 # BTF needs the kernel's vmlinux, which the headers do not ship: skip it instead of printing so.
 # A make of our own (not the caller's jobserver, which would warn when run.sh is a recipe of make -j).
 if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$HEADERS" M="$MOD" EDU_INCLUDE="$top/include" CONFIG_DEBUG_INFO_BTF_MODULES= modules \
