@@ -6,7 +6,8 @@
  * the DMA engine in both directions, and MSI, MSI-X and INTx delivery (edu_checks.c). Each check
  * prints "edu_test: PASS <name>" or "edu_test: FAIL <name>: <why>"; figures print as
  * "edu_test: MEASURE <name> <value> <unit>" (edu_figures.c); the run ends with
- * "edu_test: DONE passed=N failed=N".
+ * "edu_test: DONE passed=N failed=N". Afterwards the device attribute handover_loop runs the checks
+ * round after round while the host hands the proxy over (edu_loop.c).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -111,6 +112,7 @@ setup_failed:
 
 static void edu_test_remove(struct pci_dev *pdev)
 {
+	edu_loop_release(pci_get_drvdata(pdev));
 	pci_clear_master(pdev);
 }
 
@@ -125,6 +127,7 @@ static struct pci_driver edu_test_driver = {
 	.id_table = edu_test_ids,
 	.probe = edu_test_probe,
 	.remove = edu_test_remove,
+	.dev_groups = edu_loop_groups,
 };
 module_pci_driver(edu_test_driver);
 

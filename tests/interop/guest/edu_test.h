@@ -1,12 +1,14 @@
-/* edu_test.h: what the guest module's files share: the device's state as the module sees it, register access, the check tables. */
+/* edu_test.h: what the guest module's files share: the device's state as the module sees it, register access, the check tables, the hand-over loop's entry points. */
 /* SPDX-License-Identifier: GPL-2.0 */
 #ifndef EDU_TEST_H
 #define EDU_TEST_H
 
 #include <linux/atomic.h>
+#include <linux/compiler.h>
 #include <linux/completion.h>
 #include <linux/io.h>
 #include <linux/pci.h>
+#include <linux/sysfs.h>
 #include <linux/types.h>
 
 #include "edu_model.h"
@@ -20,6 +22,7 @@
 #define DMA_BUF_PAGES 3
 
 struct edu_test;
+struct edu_loop;
 
 struct edu_vec {
 	struct edu_test *t;
@@ -37,6 +40,9 @@ struct edu_test {
 	dma_addr_t ram_dma;
 	struct edu_vec vec[EDU_MSIX_VECTORS];
 	unsigned int nvec;
+	unsigned int bar4_runs;	/* of bar4_ram: the RAM BAR is fresh before the first */
+	bool timing;		/* every trapped BAR0 access goes to edu_loop_note_access() */
+	struct edu_loop *loop;	/* the hand-over loop, while it runs */
 	unsigned int passed;
 	unsigned int failed;
 };
@@ -66,26 +72,46 @@ extern const unsigned int edu_num_irq_checks;
 /* edu_figures.c */
 void edu_measure(struct edu_test *t);
 
-/* ---- device access: BAR0 is trapped (each access a message to the proxy) ---- */
+/* edu_loop.c: the hand-over loop, driven through the device attribute handover_loop */
+extern const struct attribute_group *edu_loop_groups[];
+void edu_loop_note_access(struct edu_test *t);
+void edu_loop_release(struct edu_test *t);
+
+/*
+ * ---- device access: BAR0 is trapped, each access a message to the proxy that QEMU waits for (writes
+ * too) ----
+ */
 
 static inline u32 reg_read(struct edu_test *t, u32 off)
 {
-	return ioread32(t->bar0 + off);
+	u32 v = ioread32(t->bar0 + off);
+
+	if (READ_ONCE(t->timing))
+		edu_loop_note_access(t);
+	return v;
 }
 
 static inline void reg_write(struct edu_test *t, u32 off, u32 val)
 {
 	iowrite32(val, t->bar0 + off);
+	if (READ_ONCE(t->timing))
+		edu_loop_note_access(t);
 }
 
 static inline u64 reg_read64(struct edu_test *t, u32 off)
 {
-	return readq(t->bar0 + off);
+	u64 v = readq(t->bar0 + off);
+
+	if (READ_ONCE(t->timing))
+		edu_loop_note_access(t);
+	return v;
 }
 
 static inline void reg_write64(struct edu_test *t, u32 off, u64 val)
 {
 	writeq(val, t->bar0 + off);
+	if (READ_ONCE(t->timing))
+		edu_loop_note_access(t);
 }
 
 #endif
