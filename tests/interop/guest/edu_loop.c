@@ -14,9 +14,9 @@
  * vector register, the 4 KiB DMA buffer), read back for KEEP_MS, then the buffer and a sample of
  * the RAM BAR pattern checked; "LOOP round N done" ends it (the host waits for one after each
  * hand-over). Every trapped BAR0 access (the checks', the interrupt handler's, the read-back's; a
- * write too, as QEMU waits for its answer) notes the time since the one before: the longest such wait
- * is the time the device was unavailable. Reads alone would not do: bar0_dma_buffer and the read-back
- * write 1024 words in a row, 20 ms on a quiet host and up to 180 ms when its CPUs are busy.
+ * write too, as QEMU waits for its answer) notes the time since the one before: the longest such
+ * wait is the time the device was unavailable. Reads alone would not do: bar0_dma_buffer and the
+ * read-back write 1024 words in a row: 20 ms on a quiet host, up to 180 ms on a busy one.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

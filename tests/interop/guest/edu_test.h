@@ -77,10 +77,7 @@ extern const struct attribute_group *edu_loop_groups[];
 void edu_loop_note_access(struct edu_test *t);
 void edu_loop_release(struct edu_test *t);
 
-/*
- * ---- device access: BAR0 is trapped, each access a message to the proxy that QEMU waits for (writes
- * too) ----
- */
+/* ---- device access: BAR0 is trapped, each access a message QEMU waits for (writes too) ---- */
 
 static inline u32 reg_read(struct edu_test *t, u32 off)
 {
