@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# tests/interop/run.sh: QEMU's vfio-user-pci (Debian sid's QEMU) against the proxy's emulated edu device: a handshake without a guest, then guest runs (RAM shared, RAM not shared, a reboot, SIGKILL and a second QEMU); one PASS/FAIL line per check, and the figures.
+# tests/interop/run.sh: QEMU's vfio-user-pci (Debian sid's QEMU) against the proxy's emulated edu device: a handshake without a guest, then guest runs (RAM shared, RAM not shared, a reboot, SIGKILL and a second QEMU, 20 hand-overs under a guest checking in a loop); one PASS/FAIL line per check, and the figures.
 #
 # Usage: tests/interop/run.sh --proxy PROXY [--out DIR] [SCENARIO...]
-#   SCENARIO  handshake, shared, private, reboot, kill (default: all, in that order)
+#   SCENARIO  handshake, shared, private, reboot, kill, handover-shared, handover-private (default: all,
+#             in that order)
 #   --out     logs, the guest module and initramfs (default build/interop/run)
 # Environment: VUP_CACHE (cache of QEMU, kernel and headers; default /var/cache/vfio-user-proxy),
 #   INTEROP_TIMEOUT (seconds for one guest boot to report; default 300), INTEROP_QEMU_ARGS (extra QEMU
@@ -24,11 +25,11 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--proxy) PROXY=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
-	handshake | shared | private | reboot | kill) SCENARIOS+=("$1"); shift ;;
-	*) echo "usage: $0 --proxy PROXY [--out DIR] [handshake|shared|private|reboot|kill]..." >&2; exit 2 ;;
+	handshake | shared | private | reboot | kill | handover-shared | handover-private) SCENARIOS+=("$1"); shift ;;
+	*) echo "usage: $0 --proxy PROXY [--out DIR] [handshake|shared|private|reboot|kill|handover-shared|handover-private]..." >&2; exit 2 ;;
 	esac
 done
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(handshake shared private reboot kill)
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(handshake shared private reboot kill handover-shared handover-private)
 [ -x "$PROXY" ] || { echo "run.sh: --proxy PROXY (an executable vfio-user-proxy) is required" >&2; exit 2; }
 PROXY=$(readlink -f "$PROXY")
 mkdir -p "$OUT"
@@ -137,26 +138,37 @@ info "built the guest module and initramfs in $(since "$t1") s"
 # ---- the proxy ----
 
 PROXY_PID=
+REAPER_PID=
+EXITS=
 SOCK=
 PROXY_LOG=
 # start_proxy NAME: the emulated device on $T/NAME.sock, logging at debug level, with INTEROP_PROXY_ARGS.
+# Its parent is reap.pl, a child subreaper: a hand-over's successor (confined: started by the old
+# process's helper, orphaned when that helper exits) comes back to it, and it records in $EXITS how
+# every process of the proxy ended. PROXY_PID is the process serving now (hand_over follows it).
 start_proxy() {
 	local i
 	SOCK=$T/$1.sock
 	PROXY_LOG=$OUT/$1.proxy-log
+	EXITS=$T/$1.exits
+	PROXY_PID=
 	# shellcheck disable=SC2086 # INTEROP_PROXY_ARGS is a list of options
-	"$PROXY" --log-level debug emulate --socket-path "$SOCK" ${INTEROP_PROXY_ARGS:-} >"$PROXY_LOG" 2>&1 &
-	PROXY_PID=$!
-	PIDS+=("$PROXY_PID")
+	"$here/reap.pl" "$EXITS" "$PROXY" --log-level debug emulate --socket-path "$SOCK" ${INTEROP_PROXY_ARGS:-} >"$PROXY_LOG" 2>&1 &
+	REAPER_PID=$!
+	PIDS+=("$REAPER_PID")
 	for ((i = 0; i < 100; i++)); do
-		[ -S "$SOCK" ] && return 0
-		kill -0 "$PROXY_PID" 2>/dev/null || break
+		[ -n "$PROXY_PID" ] || PROXY_PID=$(awk '$1 == "start" { print $2 }' "$EXITS" 2>/dev/null || true)
+		[ -z "$PROXY_PID" ] || [ ! -S "$SOCK" ] || { PIDS+=("$PROXY_PID"); return 0; }
+		kill -0 "$REAPER_PID" 2>/dev/null || break
 		sleep 0.1
 	done
 	fail "$1.proxy_start" "no socket $SOCK after 10 s"
 	dump "$PROXY_LOG"
 	return 1
 }
+
+# exit_status PID: how a process of the proxy ended, as reap.pl saw it (empty while it runs).
+exit_status() { awk -v p="$1" '$1 == "exit" && $2 == p { print $3 }' "$EXITS"; }
 
 # What a client could leak in the proxy: open fds, and mappings of memfds (its own RAM BAR, guest RAM).
 proxy_state() {
@@ -194,16 +206,20 @@ check_client_gone() {
 	fi
 }
 
-# stop_proxy SCEN: SIGTERM; exit 0, socket removed, no warning or error in its log.
+# stop_proxy SCEN: SIGTERM; exit 0 (and so every other process of it: helpers, predecessors), socket
+# removed, no warning or error in its log.
 stop_proxy() {
-	local rc=0
+	local rc others
 	kill -TERM "$PROXY_PID" 2>/dev/null || true
-	wait "$PROXY_PID" || rc=$?
+	wait "$REAPER_PID" || true # it ends with the last process of the proxy
+	forget_pid "$REAPER_PID"
 	forget_pid "$PROXY_PID"
-	if [ "$rc" -eq 0 ] && [ ! -e "$SOCK" ]; then
+	rc=$(exit_status "$PROXY_PID")
+	others=$(awk -v p="$PROXY_PID" '$1 == "exit" && $2 != p && $3 != 0 { printf " pid %s: %s;", $2, $3 }' "$EXITS")
+	if [ "$rc" = 0 ] && [ -z "$others" ] && [ ! -e "$SOCK" ]; then
 		pass "$1.proxy_exit"
 	else
-		fail "$1.proxy_exit" "exit status $rc after SIGTERM, socket $([ -e "$SOCK" ] && echo left behind || echo removed)"
+		fail "$1.proxy_exit" "exit status ${rc:-unknown} after SIGTERM, socket $([ -e "$SOCK" ] && echo left behind || echo removed)${others:+; other processes of it exited non-zero:$others}"
 	fi
 	if grep -E ' (warn|error): ' "$PROXY_LOG" >"$T/proxy-complaints"; then
 		fail "$1.proxy_log" "the proxy warned or failed:"
@@ -357,13 +373,16 @@ kernel_clean() {
 	fi
 }
 
-# one_boot SCEN NAME RAM: a guest that runs the checks once and powers off.
+# one_boot SCEN NAME RAM [WHILE_UP [CHECK...]]: a guest that runs the checks once, then (if given) the
+# function WHILE_UP SCEN while it waits for commands, and powers off; CHECKs are more expected results.
 one_boot() {
-	local scen=$1 r=0
-	boot "$2" "$3" no-reboot
+	local scen=$1 name=$2 ram=$3 while_up=${4:-} r=0
+	shift $(($# < 4 ? $# : 4))
+	boot "$name" "$ram" no-reboot
 	wait_console GUEST-READY 1 "$TIMEOUT" || r=$?
 	if [ "$r" -eq 0 ]; then
-		info "$2: guest reported after $(since "$BOOT_T0") s"
+		info "$name: guest reported after $(since "$BOOT_T0") s"
+		[ -z "$while_up" ] || "$while_up" "$scen"
 		say poweroff
 	else
 		fail "$scen.guest_ready" "$([ "$r" -eq 1 ] && echo "no GUEST-READY within $TIMEOUT s" || echo "QEMU exited before GUEST-READY")"
@@ -371,7 +390,7 @@ one_boot() {
 		kill -KILL "$QEMU_PID" 2>/dev/null || true
 	fi
 	qemu_end "$scen"
-	results "$scen" "$CONSOLE" 1 "${INIT_CHECKS[@]}" "${MODULE_CHECKS[@]}" "${AFTER_CHECKS[@]}"
+	results "$scen" "$CONSOLE" 1 "${INIT_CHECKS[@]}" "${MODULE_CHECKS[@]}" "${AFTER_CHECKS[@]}" "$@"
 	kernel_clean "$scen" "$CONSOLE"
 }
 
@@ -448,17 +467,22 @@ scenario_shared() {
 	stop_proxy shared
 }
 
+# windows_without_fds SCEN: guest RAM not shared: every DMA window QEMU mapped came without an fd.
+windows_without_fds() {
+	if grep -qE 'DMA window .* rw via messages' "$PROXY_LOG" && ! grep -qE 'DMA window .* rw mapped' "$PROXY_LOG"; then
+		pass "$1.dma_windows_without_fds"
+	else
+		fail "$1.dma_windows_without_fds" "expected guest RAM windows without fds only"
+	fi
+}
+
 # RAM not shared: QEMU sends DMA_MAP without fds; the device's DMA goes through DMA_READ/DMA_WRITE.
 scenario_private() {
 	local base
 	start_proxy private || return 0
 	base=$(proxy_state)
 	one_boot private private private
-	if grep -qE 'DMA window .* rw via messages' "$PROXY_LOG" && ! grep -qE 'DMA window .* rw mapped' "$PROXY_LOG"; then
-		pass private.dma_windows_without_fds
-	else
-		fail private.dma_windows_without_fds "expected guest RAM windows without fds only"
-	fi
+	windows_without_fds private
 	check_client_gone private 1 "$base"
 	stop_proxy private
 }
@@ -527,10 +551,116 @@ scenario_kill() {
 	stop_proxy kill
 }
 
+# ---- hand-overs under a running guest ----
+
+HANDOVERS=20
+QUIET_ROUNDS=4
+HANDOVER_CHECKS=(handover_rounds handover_state_kept handover_no_failure)
+LOOP_DONE='LOOP round [0-9]* done'
+
+# confined PID: the process runs under its seccomp filter (a hand-over then gives a new pid).
+confined() { grep -qE '^Seccomp:[[:space:]]*2' "/proc/$1/status" 2>/dev/null; }
+
+# count_in FILE PATTERN: how many lines of FILE match.
+count_in() { grep -c -- "$2" "$1" || true; }
+
+# hand_over N CONFINED(yes|no): SIGHUP number N, then the proxy's Nth "serving as pid" line names the
+# successor: a new pid, confined too, the old one exited 0 (confined); the same pid (exec in place).
+# PROXY_PID follows it; on failure WHY says what went wrong.
+hand_over() {
+	local n=$1 conf=$2 old=$PROXY_PID new i
+	kill -HUP "$old"
+	for ((i = 0; i < 300; i++)); do
+		[ "$(count_in "$PROXY_LOG" 'hand-over: serving as pid ')" -lt "$n" ] || break
+		sleep 0.1
+	done
+	new=$(grep -o 'hand-over: serving as pid [0-9]*' "$PROXY_LOG" | sed -n "${n}s/.* //p")
+	if [ -z "$new" ]; then
+		WHY="hand-over $n: no 'serving as pid' line within 30 s of SIGHUP to pid $old"
+		return 1
+	fi
+	if [ "$conf" = no ]; then
+		[ "$new" = "$old" ] || { WHY="hand-over $n: pid $new serves, not $old (exec in place)"; return 1; }
+		return 0
+	fi
+	[ "$new" != "$old" ] || { WHY="hand-over $n: confined, yet pid $old serves on"; return 1; }
+	PIDS+=("$new")
+	PROXY_PID=$new
+	confined "$new" || { WHY="hand-over $n: successor $new is not confined"; return 1; }
+	for ((i = 0; i < 100; i++)); do
+		[ -z "$(exit_status "$old")" ] || break
+		sleep 0.1
+	done
+	forget_pid "$old"
+	[ "$(exit_status "$old")" = 0 ] || { WHY="hand-over $n: pid $old exited with '$(exit_status "$old")', not 0"; return 1; }
+}
+
+# handover_loop SCEN: the guest's checks round after round; QUIET_ROUNDS without a hand-over, then
+# HANDOVERS SIGHUPs, each followed to its successor and by a whole round of the guest, then a pause
+# of 0 to 0.7 s (varied, so that they come at different points of a round); then the guest's verdicts.
+handover_loop() {
+	local scen=$1 conf=no n=0 chain=$PROXY_PID rounds
+	WHY=
+	confined "$PROXY_PID" && conf=yes
+	info "$scen: the proxy $([ "$conf" = yes ] && echo "runs confined: every hand-over starts a new pid" || echo "is not confined: it execs in place")"
+	say "loop start"
+	if ! wait_console "$LOOP_DONE" "$QUIET_ROUNDS" 120; then
+		WHY="the loop in the guest did not run $QUIET_ROUNDS rounds within 120 s"
+	else
+		say "loop mark"
+		wait_console 'LOOP hand-overs from now on' 1 60 || WHY="the guest did not take the mark"
+	fi
+	while [ -z "$WHY" ] && [ "$n" -lt "$HANDOVERS" ]; do
+		rounds=$(count_in "$CONSOLE" "$LOOP_DONE")
+		hand_over $((n + 1)) "$conf" || break
+		n=$((n + 1))
+		[ "$conf" = no ] || chain="$chain $PROXY_PID"
+		wait_console "$LOOP_DONE" $((rounds + 1)) 120 || WHY="no round of the guest ended within 120 s of hand-over $n"
+		sleep "0.$((n * 3 % 8))"
+	done
+	say "loop stop $n"
+	wait_console 'LOOP DONE' 1 120 || WHY=${WHY:-"the loop in the guest did not end within 120 s"}
+	info "$scen: $n hand-overs, $(count_in "$CONSOLE" "$LOOP_DONE") rounds of the guest; pids $chain"
+	if [ -z "$WHY" ] && [ "$n" -eq "$HANDOVERS" ] && [ "$(count_in "$PROXY_LOG" 'hand-over: serving as pid ')" -eq "$HANDOVERS" ]; then
+		pass "$scen.handover_count"
+	else
+		fail "$scen.handover_count" "${WHY:-$n hand-overs of $HANDOVERS}; $(count_in "$PROXY_LOG" 'hand-over: serving as pid ') 'serving' lines"
+		dump <(grep -E 'hand-over|warn|error' "$PROXY_LOG") 20
+	fi
+}
+
+# handover_figures SCEN: the proxy's side of each hand-over, from its log (1 ms resolution): from the
+# old process saving its state to the successor serving.
+handover_figures() {
+	local ms
+	ms=$(awk '/ hand-over: [0-9]+ fds, / { t = $1 } / hand-over: serving as pid / && t { printf "%d\n", ($1 - t) * 1000 + 0.5; t = 0 }' "$PROXY_LOG" | sort -n)
+	[ -n "$ms" ] || return 0
+	awk -v s="$1" '{ v[NR] = $1 } END { printf "%s: handover_proxy_time %d ms median, %d ms max (%d hand-overs: the state saved to the successor serving, from the proxy log)\n", s, v[int((NR + 1) / 2)], v[NR], NR }' \
+		<<<"$ms" >>"$OUT/measurements"
+}
+
+# The proxy started as in every scenario (confined unless INTEROP_PROXY_ARGS says otherwise) is
+# handed over HANDOVERS times (SIGHUP) while the guest runs its checks in a loop: nothing fails, what
+# the device keeps stays, QEMU sees nothing; the final successor holds no more than the first process
+# did before its client, and exits 0 at SIGTERM.
+scenario_handover() {
+	local scen=handover-$1 base
+	start_proxy "$scen" || return 0
+	base=$(proxy_state)
+	one_boot "$scen" "$scen" "$1" handover_loop "${HANDOVER_CHECKS[@]}"
+	[ "$1" = shared ] || windows_without_fds "$scen"
+	check_client_gone "$scen" 1 "$base"
+	stop_proxy "$scen"
+	handover_figures "$scen"
+}
+scenario_handover_shared() { scenario_handover shared; }
+# guest RAM not shared: the device's DMA, and so the hand-over's wait for it, goes through messages
+scenario_handover_private() { scenario_handover private; }
+
 for s in "${SCENARIOS[@]}"; do
 	ts=$(now)
 	echo "== $s"
-	"scenario_$s"
+	"scenario_${s//-/_}"
 	info "$s took $(since "$ts") s"
 done
 
