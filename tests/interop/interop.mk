@@ -1,6 +1,7 @@
 # tests/interop/interop.mk: `make interop-test`: QEMU's vfio-user-pci client (Debian sid's QEMU >= 10.1) against the proxy, without and with a guest; included by the Makefile, appended to CHECK_TARGETS.
 #
-#   make interop-test                                  every scenario (handshake shared private reboot kill)
+#   make interop-test                                  every scenario (handshake shared private reboot kill
+#                                                      handover-shared handover-private)
 #   make interop-test INTEROP_SCENARIOS="shared kill"  some of them
 #   VUP_CACHE=DIR         cache of sid's QEMU, the guest kernel and its headers (default /var/cache/vfio-user-proxy)
 #   INTEROP_TIMEOUT=SECONDS   one guest boot to its report (default 300)
