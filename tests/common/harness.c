@@ -205,46 +205,14 @@ void proxy_kill(struct proxy_proc *p)
 	cleanup_dir(p);
 }
 
-static int count_entries(const char *path, bool lines)
-{
-	int n = 0;
-
-	if (lines) {
-		FILE *f = fopen(path, "r");
-		int c;
-
-		if (!f)
-			return -errno;
-		while ((c = fgetc(f)) != EOF)
-			n += c == '\n';
-		fclose(f);
-	} else {
-		DIR *d = opendir(path);
-		struct dirent *e;
-
-		if (!d)
-			return -errno;
-		while ((e = readdir(d)))
-			n += e->d_name[0] != '.';
-		closedir(d);
-	}
-	return n;
-}
-
 int proxy_fd_count(const struct proxy_proc *p)
 {
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", p->pid);
-	return count_entries(path, false);
+	return proc_fd_count(p->pid);
 }
 
 int proxy_map_count(const struct proxy_proc *p)
 {
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", p->pid);
-	return count_entries(path, true);
+	return proc_map_count(p->pid);
 }
 
 int proxy_wait_fds(const struct proxy_proc *p, int want, int timeout_ms)
@@ -317,21 +285,6 @@ void proxy_dump_log(const struct proxy_proc *p)
 		fputs(line, stderr);
 	fprintf(stderr, "----\n");
 	fclose(f);
-}
-
-long eventfd_wait(int efd, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = efd, .events = POLLIN };
-	uint64_t v;
-	int n = poll(&pfd, 1, timeout_ms);
-
-	if (n < 0)
-		return -errno;
-	if (n == 0)
-		return 0;
-	if (read(efd, &v, sizeof(v)) != sizeof(v))
-		return -errno;
-	return (long)v;
 }
 
 int test_memfd(size_t size, void **mem)

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "client/client.h"
+#include "proc_probe.h"
 
 struct proxy_proc {
 	pid_t pid;
@@ -56,8 +57,6 @@ int proxy_fixture_teardown(void **state);
 /* Prints the proxy's log (on failure). */
 void proxy_dump_log(const struct proxy_proc *p);
 
-/* An eventfd counter read with a timeout: returns the count (>0), 0 on timeout, negative errno. */
-long eventfd_wait(int efd, int timeout_ms);
 /* Runs one edu DMA transfer and waits for it (up to 5 s): 0 with the final command register in *cmd_out,
  * or the client's negative errno. */
 int edu_run_dma(struct vuc *c, uint64_t src, uint64_t dst, uint64_t count, uint64_t cmd, uint64_t *cmd_out);

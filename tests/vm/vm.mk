@@ -26,15 +26,20 @@ CHECK_TARGETS += vm-test
 
 vm-checks: $(VM_CHECKS) $(VM_TRUST) $(VM_BRIDGE)
 
-# Each binary links its own objects and vm_common.o, what the three share.
-VM_COMMON_OBJS := $(VM_BUILD)/vm_common.o
+# Each binary links its own objects and vm_common.o, what the three share, and proc_probe.o, what they
+# share with the host tests (tests/common/, libc only).
+VM_COMMON_OBJS := $(VM_BUILD)/vm_common.o $(VM_BUILD)/proc_probe.o
 VM_CHECKS_OBJS := $(addprefix $(VM_BUILD)/,vm_checks.o vm_checks_regions.o vm_checks_device.o \
 	vm_checks_reconnects.o vm_checks_direct.o) $(VM_COMMON_OBJS)
 VM_TRUST_OBJS := $(VM_BUILD)/vm_trust.o $(VM_COMMON_OBJS)
 VM_BRIDGE_OBJS := $(VM_BUILD)/vm_bridge.o $(VM_COMMON_OBJS)
 VM_OBJS := $(sort $(VM_CHECKS_OBJS) $(VM_TRUST_OBJS) $(VM_BRIDGE_OBJS))
 
-$(VM_OBJS): $(VM_BUILD)/%.o: tests/vm/%.c
+$(filter-out $(VM_BUILD)/proc_probe.o,$(VM_OBJS)): $(VM_BUILD)/%.o: tests/vm/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/common -c $< -o $@
+
+$(VM_BUILD)/proc_probe.o: tests/common/proc_probe.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 

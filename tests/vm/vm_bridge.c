@@ -64,7 +64,7 @@ static bool fault_err(struct vuc *c, const char *label, const char *cmd)
 		return vm_verdict(label, "err-irq", false, "SET_IRQS on the ERR index: %s", strerror(-r));
 	if (!inject(cmd))
 		return vm_verdict(label, "err-irq", false, "'%s' failed", cmd);
-	n = vm_eventfd_wait(efd, 5000);
+	n = eventfd_wait(efd, 5000);
 	close(efd);
 	return vm_verdict(label, "err-irq", n >= 1, "the ERR eventfd did not fire within 5 s");
 }
@@ -104,10 +104,10 @@ static bool check_msix(struct vuc *c, const char *label)
 	for (uint32_t v = 0; !r && v < n && bad < 0; v++) {
 		if ((r = vuc_write32(c, BAR0, EDU_REG_IRQ_VECTOR, v)) || (r = vuc_write32(c, BAR0, EDU_REG_IRQ_RAISE, 1)))
 			break;
-		if (vm_eventfd_wait(efd[v], 3000) <= 0)
+		if (eventfd_wait(efd[v], 3000) <= 0)
 			bad = (int)v;
 		for (uint32_t o = 0; o < n && bad < 0; o++)
-			if (o != v && vm_eventfd_wait(efd[o], 0) > 0)
+			if (o != v && eventfd_wait(efd[o], 0) > 0)
 				bad = (int)o;
 		r = vuc_write32(c, BAR0, EDU_REG_IRQ_ACK, 1);
 	}
@@ -125,12 +125,12 @@ static bool check_intx(struct vuc *c, const char *label)
 
 	r = vm_set_eventfds(c, VFIO_PCI_INTX_IRQ_INDEX, 1, &efd);
 	if (!r && !(r = vuc_write32(c, BAR0, EDU_REG_IRQ_RAISE, 1)))
-		first = vm_eventfd_wait(efd, 3000) > 0;
+		first = eventfd_wait(efd, 3000) > 0;
 	if (!r && !(r = vuc_write32(c, BAR0, EDU_REG_IRQ_RAISE, 2)))
-		masked = vm_eventfd_wait(efd, 200) > 0;
+		masked = eventfd_wait(efd, 200) > 0;
 	if (!r && !(r = vuc_set_irqs(c, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK,
 				     0, 1, NULL, NULL)))
-		again = vm_eventfd_wait(efd, 3000) > 0;
+		again = eventfd_wait(efd, 3000) > 0;
 	if (!r)
 		r = vuc_write32(c, BAR0, EDU_REG_IRQ_ACK, 3);
 	if (!r)

@@ -41,7 +41,7 @@ int check_msi(struct ctx *x, char *why, size_t len)
 		snprintf(why, len, "write raise: %s", strerror(-ret));
 		goto disable;
 	}
-	n = vm_eventfd_wait(efd, IRQ_WAIT_MS);
+	n = eventfd_wait(efd, IRQ_WAIT_MS);
 	if (n <= 0) {
 		snprintf(why, len, "no interrupt on the eventfd within %d ms (%s)", IRQ_WAIT_MS,
 			 n < 0 ? strerror((int)-n) : "timeout");

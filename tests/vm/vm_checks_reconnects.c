@@ -1,54 +1,21 @@
 /* vm_checks_reconnects.c: the end of vm-checks' session, then reconnects: clients that map DMA and vanish, after which the proxy must hold the fds it had (counted in /proc). */
-#include <dirent.h>
 #include <errno.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "proc_probe.h"
 #include "vm_checks.h"
 
 #define RECONNECTS 20
 
-static int count_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -errno;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
-static int count_lines(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	int c, n = 0;
-
-	if (!f)
-		return -errno;
-	while ((c = fgetc(f)) != EOF)
-		n += c == '\n';
-	fclose(f);
-	return n;
-}
-
 static int proxy_fds(const struct ctx *x)
 {
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)x->proxy_pid);
-	return count_dir(path);
+	return proc_fd_count(x->proxy_pid);
 }
 
 static int proxy_maps(const struct ctx *x)
 {
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)x->proxy_pid);
-	return count_lines(path);
+	return proc_map_count(x->proxy_pid);
 }
 
 void end_session(struct ctx *x)

@@ -59,21 +59,6 @@ int vm_client(const char *sock, int timeout_ms, struct vuc **c)
 	return r;
 }
 
-long vm_eventfd_wait(int efd, int timeout_ms)
-{
-	struct pollfd p = { .fd = efd, .events = POLLIN };
-	uint64_t v;
-	int r = poll(&p, 1, timeout_ms);
-
-	if (r < 0)
-		return -errno;
-	if (r == 0)
-		return 0;
-	if (read(efd, &v, sizeof(v)) != sizeof(v))
-		return -errno;
-	return (long)v;
-}
-
 int vm_set_eventfds(struct vuc *c, uint32_t index, uint32_t count, const int *fds)
 {
 	return vuc_set_irqs(c, index, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, count, fds, NULL);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "client/client.h"
+#include "proc_probe.h"
 
 #define BAR0 VFIO_PCI_BAR0_REGION_INDEX
 #define RW (VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE)
@@ -23,8 +24,6 @@ long vm_now_ms(void);
 /* Connects to sock and negotiates with the given reply timeout: 0, or a negative errno (*c then NULL). */
 int vm_client(const char *sock, int timeout_ms, struct vuc **c);
 
-/* Waits for an eventfd to count; returns the count, 0 on timeout, a negative errno on error. */
-long vm_eventfd_wait(int efd, int timeout_ms);
 /* Triggers of IRQ index's first count vectors to eventfds; vm_irqs_off disables the index. */
 int vm_set_eventfds(struct vuc *c, uint32_t index, uint32_t count, const int *fds);
 int vm_irqs_off(struct vuc *c, uint32_t index);
