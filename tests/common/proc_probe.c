@@ -1,4 +1,4 @@
-/* proc_probe.c: a process's fds and mappings counted in /proc, an eventfd's count awaited; shared by the host tests and the guest bench's static binaries (libc only). */
+/* proc_probe.c: a process's fds and mappings counted in /proc, its status fields, an eventfd's count awaited; shared by the host tests and the guest bench's static binaries (libc only). */
 #include "proc_probe.h"
 
 #include <dirent.h>
@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 int proc_fd_count(pid_t pid)
@@ -39,6 +40,28 @@ int proc_map_count(pid_t pid)
 		n += c == '\n';
 	fclose(f);
 	return n;
+}
+
+int proc_status(pid_t pid, const char *key, char *val, size_t len)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	int ret = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (ret == -ENOENT && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, klen) || line[klen] != ':')
+			continue;
+		snprintf(val, len, "%s", line + klen + 1 + strspn(line + klen + 1, " \t"));
+		val[strcspn(val, "\n")] = '\0';
+		ret = 0;
+	}
+	fclose(f);
+	return ret;
 }
 
 long eventfd_wait(int efd, int timeout_ms)

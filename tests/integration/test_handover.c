@@ -105,19 +105,9 @@ static long successors(pid_t *last)
 
 static bool confined(pid_t pid)
 {
-	char path[64], line[256];
-	bool yes = false;
-	FILE *f;
+	char v[64];
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "Seccomp:", 8) == 0)
-			yes = atoi(line + 8) == 2;
-	fclose(f);
-	return yes;
+	return proc_status(pid, "Seccomp", v, sizeof(v)) == 0 && atoi(v) == 2;
 }
 
 /*
@@ -409,19 +399,9 @@ static void test_handover_readahead(void **state)
 
 static uid_t uid_of(pid_t pid)
 {
-	char path[64], line[256];
-	uid_t uid = (uid_t)-1;
-	FILE *f;
+	char v[64];
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return uid;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "Uid:", 4) == 0)
-			uid = (uid_t)atoi(line + 4);
-	fclose(f);
-	return uid;
+	return proc_status(pid, "Uid", v, sizeof(v)) ? (uid_t)-1 : (uid_t)atoi(v);
 }
 
 /* --user and (unless the run is unconfined) --seccomp: the successor drops and confines itself again. */

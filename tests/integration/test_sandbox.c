@@ -27,20 +27,9 @@
 /* The value of a "Key:" line of /proc/PID/status, or -1. */
 static long status_field(pid_t pid, const char *key)
 {
-	char path[64], line[256];
-	long v = -1;
-	size_t klen = strlen(key);
-	FILE *f;
+	char v[64];
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':')
-			v = strtol(line + klen + 1, NULL, 10);
-	fclose(f);
-	return v;
+	return proc_status(pid, key, v, sizeof(v)) ? -1 : strtol(v, NULL, 10);
 }
 
 /* A client run that touches every serving path: VERSION, regions, MSI, fd-backed and fd-less DMA. */

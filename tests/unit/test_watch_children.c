@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/proc_probe.h"
 #include "cli/watch_children.h"
 #include "util/log.h"
 
@@ -122,20 +123,9 @@ static bool never(const char *arg)
 /* Whether pid ignores SIGTERM yet (it has run its trap): /proc/PID/status SigIgn. */
 static bool ignores_term(pid_t pid)
 {
-	char path[64], line[256];
-	bool yes = false;
-	FILE *f;
+	char v[64];
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "SigIgn:", 7) == 0)
-			yes = (strtoull(line + 7, NULL, 16) >> (SIGTERM - 1)) & 1;
-	}
-	fclose(f);
-	return yes;
+	return proc_status(pid, "SigIgn", v, sizeof(v)) == 0 && (strtoull(v, NULL, 16) >> (SIGTERM - 1)) & 1;
 }
 
 static void wait_ignores_term(pid_t pid)
