@@ -83,7 +83,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJS) $(LIBCLI) $(LIBCLIENT) 
 
 # The fake VFIO kernel defines ioctl() for its whole binary: only the VFIO backend's tests link it.
 FAKE_VFIO_OBJS := $(BUILD)/tests/unit/fake_vfio.o $(BUILD)/tests/unit/fake_vfio_fixture.o
-FAKE_VFIO_BINS := $(addprefix $(BUILD)/tests/unit/,test_vfio_backend test_vfio_iommufd test_vfio_clients test_vfio_request)
+FAKE_VFIO_BINS := $(addprefix $(BUILD)/tests/unit/,test_vfio_backend test_vfio_iommufd test_vfio_clients test_vfio_request test_vfio_handover)
 $(FAKE_VFIO_BINS): $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(FAKE_VFIO_OBJS) $(TEST_HELPER_OBJS) $(LIBCLIENT) $(LIBCORE)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(FAKE_VFIO_OBJS) $(TEST_HELPER_OBJS) $(LIBCLIENT) $(LIBCORE) $(DEPS_LIBS) $(CMOCKA_LIBS)
 

@@ -145,5 +145,18 @@ struct vfio_backend_options {
 
 /* Opens and checks the device; logs its failure in one line and returns a negative errno. */
 int vfio_backend_create(const struct vfio_backend_options *opts, struct device_backend **out);
+/*
+ * A hand-over's successor: the device opts names, with the files, interrupts and IOMMU context the state
+ * carries (each fd checked to be what the state says), nothing reset, quiesced or mapped again. On
+ * failure (logged) nothing of the state's is closed or changed. 0 or -errno.
+ */
+int vfio_backend_resume(const struct vfio_backend_options *opts, const struct ho_state *st,
+			struct device_backend **out);
+/*
+ * The node a successor's backend will open again (its reopen_path), decided as vfio_backend_create
+ * decides the IOMMU path, before the state is read: the device's cdev on the iommufd path, else "".
+ * 0, or -errno (logged) when the device is not there.
+ */
+int vfio_backend_reopen_path(const struct vfio_backend_options *opts, char *buf, size_t len);
 
 #endif /* BACKEND_H */

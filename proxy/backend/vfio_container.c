@@ -113,6 +113,21 @@ static void ct_close(struct vfio_iommu *io)
 	free(c);
 }
 
+static void ct_handle(struct vfio_iommu *io, struct vfio_iommu_handle *h)
+{
+	struct vfio_container *c = to_ct(io);
+
+	*h = (struct vfio_iommu_handle){ .container_fd = c->container_fd, .group_fd = c->group_fd, .iommufd = -1 };
+}
+
+static void ct_disown(struct vfio_iommu *io)
+{
+	struct vfio_container *c = to_ct(io);
+
+	c->container_fd = c->group_fd = -1;
+	ct_close(io);
+}
+
 static const struct vfio_iommu_ops container_ops = {
 	.map = ct_map,
 	.unmap = ct_unmap,
@@ -120,6 +135,8 @@ static const struct vfio_iommu_ops container_ops = {
 	.hot_reset_fds = ct_hot_reset_fds,
 	.reacquire = ct_reacquire,
 	.close = ct_close,
+	.handle = ct_handle,
+	.disown = ct_disown,
 };
 
 /* VFIO_IOMMU_GET_INFO with its whole capability chain. */
@@ -264,17 +281,59 @@ static int open_group(struct vfio_container *c, const struct vfio_target *t)
 	return 0;
 }
 
-int vfio_container_open(const struct vfio_target *t, struct vfio_iommu **out, int *device_fd)
+static struct vfio_container *container_new(void)
 {
 	struct vfio_container *c = calloc(1, sizeof(*c));
-	int ret, fd;
 
 	if (!c)
-		return -ENOMEM;
+		return NULL;
 	c->base.ops = &container_ops;
 	c->base.name = "the legacy VFIO container (type1v2 IOMMU)";
 	c->container_fd = -1;
 	c->group_fd = -1;
+	return c;
+}
+
+int vfio_container_adopt(const struct vfio_target *t, const struct vfio_iommu_handle *h, struct vfio_iommu **out)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	struct vfio_container *c;
+	int ret;
+
+	if (!vfio_fd_is_node(h->group_fd, t->group_path) || !vfio_fd_is_node(h->container_fd, t->container_path)) {
+		log_error("hand-over: fds %d and %d are not %s and %s", h->group_fd, h->container_fd, t->group_path,
+			  t->container_path);
+		return -EINVAL;
+	}
+	if (ioctl(h->group_fd, VFIO_GROUP_GET_STATUS, &status) ||
+	    (status.flags & (VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET)) !=
+		    (VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET) ||
+	    ioctl(h->container_fd, VFIO_GET_API_VERSION) != VFIO_API_VERSION) {
+		log_error("hand-over: IOMMU group %u is not viable and in a container of the VFIO API we know", t->group);
+		return -EINVAL;
+	}
+	c = container_new();
+	if (!c)
+		return -ENOMEM;
+	c->container_fd = h->container_fd;
+	c->group_fd = h->group_fd;
+	c->group = t->group;
+	ret = read_iommu_info(c);
+	if (ret) {
+		ct_disown(&c->base);
+		return ret;
+	}
+	*out = &c->base;
+	return 0;
+}
+
+int vfio_container_open(const struct vfio_target *t, struct vfio_iommu **out, int *device_fd)
+{
+	struct vfio_container *c = container_new();
+	int ret, fd;
+
+	if (!c)
+		return -ENOMEM;
 	ret = open_container(c, t);
 	if (!ret)
 		ret = open_group(c, t);

@@ -482,9 +482,8 @@ static int vdev_irq_info(struct device_backend *b, struct vfio_user_irq_info *in
 	return 0;
 }
 
-static void vdev_destroy(struct device_backend *b)
+void vfio_dev_destroy(struct vfio_dev *d)
 {
-	struct vfio_dev *d = to_vdev(b);
 
 	if (d->fd >= 0) {
 		vfio_irqs_disable_all(d);
@@ -497,6 +496,11 @@ static void vdev_destroy(struct device_backend *b)
 	for (uint32_t i = 0; i < BACKEND_MAX_REGIONS; i++)
 		free(d->regions[i].caps);
 	free(d);
+}
+
+static void vdev_destroy(struct device_backend *b)
+{
+	vfio_dev_destroy(to_vdev(b));
 }
 
 static const struct backend_ops vfio_ops = {
@@ -514,9 +518,10 @@ static const struct backend_ops vfio_ops = {
 	.quiesce = vdev_quiesce,
 	.client_gone = vdev_client_gone,
 	.event = vfio_request_event,
+	.handover_save = vfio_handover_save,
 };
 
-static int read_device(struct vfio_dev *d)
+int vfio_dev_read(struct vfio_dev *d)
 {
 	struct vfio_device_info info = { .argsz = sizeof(info) };
 	int ret;
@@ -568,8 +573,7 @@ static const char *reset_name(enum vfio_reset_method m)
 	}
 }
 
-/* Logs what is served: the device, its IDs, the IOMMU path; and names the backend after it. */
-static void announce(struct vfio_dev *d)
+void vfio_dev_announce(struct vfio_dev *d, bool resumed)
 {
 	uint16_t id[2] = { 0xffff, 0xffff }, sub[2] = { 0xffff, 0xffff };
 	bool mmap = false;
@@ -580,9 +584,9 @@ static void announce(struct vfio_dev *d)
 		mmap |= (d->regions[i].flags & VFIO_REGION_INFO_FLAG_MMAP) != 0;
 	snprintf(d->name, sizeof(d->name), "VFIO device %s (%04x:%04x)", d->target.bdf, id[0], id[1]);
 	d->base.name = d->name;
-	log_info("exporting %s [%04x:%04x, subsystem %04x:%04x] bound to %s, IOMMU group %u, through %s: %u regions, "
+	log_info("%s %s [%04x:%04x, subsystem %04x:%04x] bound to %s, IOMMU group %u, through %s: %u regions, "
 		 "%u IRQ indexes, reset: %s, BARs: %s",
-		 d->target.bdf, id[0], id[1], sub[0], sub[1], d->target.driver, d->target.group, d->iommu->name,
+		 resumed ? "hand-over: exporting on" : "exporting", d->target.bdf, id[0], id[1], sub[0], sub[1], d->target.driver, d->target.group, d->iommu->name,
 		 d->num_regions, d->num_irqs, reset_name(d->reset),
 		 d->trap_bars ? "trapped (--trap-bars: the device fd stays in the proxy)"
 		 : mmap	      ? "mmapped by the client (it gets the device fd)"
@@ -618,15 +622,13 @@ static int open_iommu(struct vfio_dev *d, enum vfio_iommu_kind kind)
 		log_error("unknown IOMMU path %d", (int)kind);
 		return -EINVAL;
 	}
-	d->iommu_kind = kind;
-	if (kind == VFIO_IOMMU_KIND_IOMMUFD) {
-		d->base.reopen_path = d->target.cdev_path; /* revoke() binds a fresh file of the cdev */
+	vfio_dev_use_iommu(d, kind);
+	if (kind == VFIO_IOMMU_KIND_IOMMUFD)
 		return vfio_iommufd_open(&d->target, &d->iommu, &d->fd);
-	}
 	return vfio_container_open(&d->target, &d->iommu, &d->fd);
 }
 
-int vfio_backend_create(const struct vfio_backend_options *opts, struct device_backend **out)
+int vfio_dev_new(const struct vfio_backend_options *opts, struct vfio_dev **out)
 {
 	struct vfio_paths paths;
 	char why[VFIO_WHY_MAX];
@@ -648,14 +650,35 @@ int vfio_backend_create(const struct vfio_backend_options *opts, struct device_b
 	ret = vfio_discover(opts->device, &paths, &d->target, why, sizeof(why));
 	if (ret) {
 		log_error("%s", why);
-		goto fail;
+		free(d);
+		return ret;
 	}
+	*out = d;
+	return 0;
+}
+
+void vfio_dev_use_iommu(struct vfio_dev *d, enum vfio_iommu_kind kind)
+{
+	d->iommu_kind = kind;
+	if (kind == VFIO_IOMMU_KIND_IOMMUFD)
+		d->base.reopen_path = d->target.cdev_path; /* revoke() binds a fresh file of the cdev */
+}
+
+int vfio_backend_create(const struct vfio_backend_options *opts, struct device_backend **out)
+{
+	char why[VFIO_WHY_MAX];
+	struct vfio_dev *d;
+	int ret;
+
+	ret = vfio_dev_new(opts, &d);
+	if (ret)
+		return ret;
 	if (vfio_memlock_check(why, sizeof(why)))
 		log_warn("%s", why);
 	ret = open_iommu(d, opts->iommu);
 	if (ret)
 		goto fail;
-	ret = read_device(d);
+	ret = vfio_dev_read(d);
 	if (ret)
 		goto fail;
 	d->base.pgsizes = d->iommu->pgsizes;
@@ -665,7 +688,7 @@ int vfio_backend_create(const struct vfio_backend_options *opts, struct device_b
 	if (ret)
 		log_warn("cannot turn off bus mastering and INTx of %s: %s", d->target.bdf, strerror(-ret));
 	vfio_request_init(d); /* from now until the proxy stops, an unbind asks us first */
-	announce(d);
+	vfio_dev_announce(d, false);
 	*out = &d->base;
 	return 0;
 fail:

@@ -72,6 +72,21 @@ static inline struct vfio_dev *to_vdev(struct device_backend *b)
 	return (struct vfio_dev *)b;
 }
 
+/* vfio_device.c */
+/* A backend for the device opts names, found (vfio_discover) but not opened. 0 or -errno (logged). */
+int vfio_dev_new(const struct vfio_backend_options *opts, struct vfio_dev **out);
+void vfio_dev_use_iommu(struct vfio_dev *d, enum vfio_iommu_kind kind);
+/* The device's info, regions and IRQ indexes from the kernel (d->fd open). Logs its failure. */
+int vfio_dev_read(struct vfio_dev *d);
+/* Logs what is served: the device, its IDs, the IOMMU path; and names the backend after it. */
+void vfio_dev_announce(struct vfio_dev *d, bool resumed);
+/* Turns the device's interrupts off, closes its files, frees it. */
+void vfio_dev_destroy(struct vfio_dev *d);
+
+/* vfio_handover.c */
+/* The backend's handover_save op: the device's files and what the backend kept, into st. */
+int vfio_handover_save(struct device_backend *b, struct ho_state *st);
+
 /* vfio_irqs.c */
 /* One VFIO_DEVICE_SET_IRQS; data is data_len bytes (bools, or s32 eventfds). 0 or a negative errno. */
 int vfio_irqs_raw(struct vfio_dev *d, uint32_t flags, uint32_t index, uint32_t start, uint32_t count,

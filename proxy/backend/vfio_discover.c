@@ -635,3 +635,11 @@ int vfio_memlock_check(char *why, size_t why_len)
 		(unsigned long long)rl.rlim_cur / 1024);
 	return 1;
 }
+
+bool vfio_fd_is_node(int fd, const char *path)
+{
+	struct stat a, b;
+
+	return fd >= 0 && path[0] && fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino && (a.st_mode & S_IFMT) == (b.st_mode & S_IFMT);
+}

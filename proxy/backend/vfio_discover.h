@@ -101,4 +101,7 @@ int vfio_memlock_check(char *why, size_t why_len);
 /* Whether a /proc/PID/status text gives the process capability cap in its effective set (CapEff). */
 bool vfio_status_has_cap(const char *status, unsigned int cap);
 
+/* Whether fd is a file of the node at path (the same inode: a device node, or a test's stand-in). */
+bool vfio_fd_is_node(int fd, const char *path);
+
 #endif /* BACKEND_VFIO_DISCOVER_H */

@@ -15,6 +15,13 @@
 
 struct vfio_iommu;
 
+/* The files and ids of an IOMMU context, as a hand-over carries them (the context keeps owning them). */
+struct vfio_iommu_handle {
+	int container_fd, group_fd; /* legacy, else -1 */
+	int iommufd;                /* iommufd, else -1 */
+	uint32_t ioas_id, dev_id;   /* iommufd, else 0 */
+};
+
 struct vfio_iommu_ops {
 	/* Pins [vaddr, vaddr + size) and maps it at iova. 0 or a negative errno (not logged: the caller decides). */
 	int (*map)(struct vfio_iommu *io, uint64_t iova, uint64_t size, void *vaddr, uint32_t prot);
@@ -40,6 +47,11 @@ struct vfio_iommu_ops {
 	int (*reacquire)(struct vfio_iommu *io, const struct vfio_target *t, int *device_fd);
 	/* Releases everything: the device fd must be closed before. */
 	void (*close)(struct vfio_iommu *io);
+	/* What a hand-over passes on (the files stay the context's). */
+	void (*handle)(struct vfio_iommu *io, struct vfio_iommu_handle *h);
+	/* Frees the context without closing or touching its files: a successor that refuses a hand-over
+	 * leaves them as its predecessor had them. */
+	void (*disown)(struct vfio_iommu *io);
 };
 
 struct vfio_iommu {
@@ -55,5 +67,13 @@ struct vfio_iommu {
 int vfio_container_open(const struct vfio_target *t, struct vfio_iommu **out, int *device_fd);
 /* t->iommufd_path and t->cdev_path: vfio_iommufd_available() said yes. */
 int vfio_iommufd_open(const struct vfio_target *t, struct vfio_iommu **out, int *device_fd);
+
+/*
+ * A hand-over's successor: the context its predecessor had, from the files in h (checked to be the
+ * target's container and group, or its iommufd with the IOAS; its IOVA ranges read again). The mappings
+ * in it stay as they are. On failure (logged, one line) nothing of h is closed.
+ */
+int vfio_container_adopt(const struct vfio_target *t, const struct vfio_iommu_handle *h, struct vfio_iommu **out);
+int vfio_iommufd_adopt(const struct vfio_target *t, const struct vfio_iommu_handle *h, struct vfio_iommu **out);
 
 #endif /* BACKEND_VFIO_IOMMU_H */

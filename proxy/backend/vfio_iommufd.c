@@ -125,6 +125,20 @@ static void fd_close(struct vfio_iommu *io)
 	free(f);
 }
 
+static void fd_handle(struct vfio_iommu *io, struct vfio_iommu_handle *h)
+{
+	struct vfio_iommufd *f = to_fd(io);
+
+	*h = (struct vfio_iommu_handle){ .container_fd = -1, .group_fd = -1, .iommufd = f->iommufd, .ioas_id = f->ioas,
+					 .dev_id = f->devid };
+}
+
+static void fd_disown(struct vfio_iommu *io)
+{
+	to_fd(io)->iommufd = -1;
+	fd_close(io);
+}
+
 static const struct vfio_iommu_ops iommufd_ops = {
 	.map = fd_map,
 	.unmap = fd_unmap,
@@ -132,6 +146,8 @@ static const struct vfio_iommu_ops iommufd_ops = {
 	.hot_reset_fds = fd_hot_reset_fds,
 	.reacquire = fd_reacquire,
 	.close = fd_close,
+	.handle = fd_handle,
+	.disown = fd_disown,
 };
 
 struct ranges_query {
@@ -256,6 +272,39 @@ static int open_cdev(struct vfio_iommufd *f, const struct vfio_target *t, int *d
 	return 0;
 }
 
+static void name_it(struct vfio_iommufd *f, const struct vfio_target *t)
+{
+	snprintf(f->name, sizeof(f->name), "iommufd (%s, IOAS %u, device cdev %s, devid %u)", t->iommufd_path,
+		 f->ioas, t->cdev_path, f->devid);
+	f->base.name = f->name;
+}
+
+int vfio_iommufd_adopt(const struct vfio_target *t, const struct vfio_iommu_handle *h, struct vfio_iommu **out)
+{
+	struct vfio_iommufd *f;
+	int ret;
+
+	if (!vfio_fd_is_node(h->iommufd, t->iommufd_path)) {
+		log_error("hand-over: fd %d is not %s", h->iommufd, t->iommufd_path);
+		return -EINVAL;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->base.ops = &iommufd_ops;
+	f->iommufd = h->iommufd;
+	f->ioas = h->ioas_id;
+	f->devid = h->dev_id;
+	ret = read_ranges(f); /* also the proof that the IOAS is there */
+	if (ret) {
+		fd_disown(&f->base);
+		return ret;
+	}
+	name_it(f, t);
+	*out = &f->base;
+	return 0;
+}
+
 int vfio_iommufd_open(const struct vfio_target *t, struct vfio_iommu **out, int *device_fd)
 {
 	struct vfio_iommufd *f = calloc(1, sizeof(*f));
@@ -276,9 +325,7 @@ int vfio_iommufd_open(const struct vfio_target *t, struct vfio_iommu **out, int 
 		fd_close(&f->base);
 		return ret;
 	}
-	snprintf(f->name, sizeof(f->name), "iommufd (%s, IOAS %u, device cdev %s, devid %u)", t->iommufd_path,
-		 f->ioas, t->cdev_path, f->devid);
-	f->base.name = f->name;
+	name_it(f, t);
 	*device_fd = fd;
 	*out = &f->base;
 	return 0;

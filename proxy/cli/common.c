@@ -304,7 +304,7 @@ int cli_serve_run(struct cli_serve *c, struct device_backend *backend)
 	return serve(c, srv, backend);
 }
 
-int cli_serve_resume(struct cli_serve *c, cli_rebuild_fn rebuild)
+int cli_serve_resume(struct cli_serve *c, cli_rebuild_fn rebuild, const char *reopen_path)
 {
 	static struct ho_state st;
 	struct device_backend *backend;
@@ -319,7 +319,7 @@ int cli_serve_resume(struct cli_serve *c, cli_rebuild_fn rebuild)
 	 * (every fd is inherited); the helper keeps what later needs them, as for a fresh start.
 	 */
 	if (c->user || c->seccomp)
-		ret = privsep_start(NULL, c->user ? c->server.socket_path : NULL);
+		ret = privsep_start(reopen_path, c->user ? c->server.socket_path : NULL);
 	if (ret)
 		handover_refuse(&c->resume, "cannot start the privileged helper", ret);
 	if (c->user && (ret = sandbox_drop_to_user(c->user, c->server.max_dma_bytes)))

@@ -92,10 +92,11 @@ int cli_serve_run(struct cli_serve *c, struct device_backend *backend);
 typedef int (*cli_rebuild_fn)(const struct ho_state *st, struct device_backend **out);
 /*
  * A hand-over's successor (--resume-fd): the helper started and --user taken first, then the state read
- * and checked, the backend and the server rebuilt from it, seccomp, and served as cli_serve_run does. Any
+ * and checked, the backend and the server rebuilt from it, seccomp, and served as cli_serve_run does;
+ * reopen_path is the device node the helper may open again for it (the backend's reopen_path). Any
  * failure before serving refuses the state (handover_refuse: the predecessor, or its image, serves on).
  */
-int cli_serve_resume(struct cli_serve *c, cli_rebuild_fn rebuild);
+int cli_serve_resume(struct cli_serve *c, cli_rebuild_fn rebuild, const char *reopen_path);
 /* A byte count with an optional K, M, G or T suffix (powers of 1024), at least min: 0 or -EINVAL. */
 int cli_parse_size(const char *s, uint64_t min, uint64_t *out);
 /* A decimal int in [min, max]: 0 or -EINVAL. */

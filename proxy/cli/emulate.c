@@ -56,7 +56,7 @@ int cmd_emulate(int argc, char **argv)
 	if (cli_serve_check(&cs))
 		return 2;
 	if (cs.resume.state_fd >= 0)
-		return cli_serve_resume(&cs, emulated_backend_resume); /* a hand-over's successor */
+		return cli_serve_resume(&cs, emulated_backend_resume, NULL); /* a hand-over's successor */
 	ret = emulated_backend_create(device, &backend);
 	if (ret == -ENODEV) {
 		fprintf(stderr, PROG ": unknown device '%s'; the emulated devices are: edu\n", device);

@@ -1,11 +1,13 @@
 /* export.c: `vfio-user-proxy export`: serve a real PCI device bound to vfio-pci on a vfio-user socket. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "backend/backend.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "util/handover_exec.h"
 
 #define PROG "vfio-user-proxy export"
 
@@ -84,6 +86,14 @@ static int export_option(void *ctx, int opt, const char *arg)
 	}
 }
 
+/* The command line's options, for the rebuild of a hand-over's successor (cli_rebuild_fn has no context). */
+static const struct vfio_backend_options *resume_opts;
+
+static int resume_backend(const struct ho_state *st, struct device_backend **out)
+{
+	return vfio_backend_resume(resume_opts, st, out);
+}
+
 int cmd_export(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -114,6 +124,15 @@ int cmd_export(int argc, char **argv)
 	}
 	if (cli_serve_check(&cs))
 		return 2;
+	if (cs.resume.state_fd >= 0) {
+		char reopen[PATH_MAX];
+
+		resume_opts = &vo;
+		ret = vfio_backend_reopen_path(&vo, reopen, sizeof(reopen));
+		if (ret)
+			handover_refuse(&cs.resume, "the device is not there", ret);
+		return cli_serve_resume(&cs, resume_backend, reopen[0] ? reopen : NULL); /* a hand-over's successor */
+	}
 	/* The backend says what is wrong with the device, in one line. */
 	if (vfio_backend_create(&vo, &backend))
 		return 1;

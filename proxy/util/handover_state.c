@@ -57,6 +57,8 @@ void ho_state_init(struct ho_state *st)
 	st->emu.ram_fd = HO_NONE;
 	st->emu.intx_unmask_fd = HO_NONE;
 	st->emu.irq_type = -1;
+	st->vfio.device_fd = st->vfio.container_fd = st->vfio.group_fd = st->vfio.iommufd = HO_NONE;
+	st->vfio.req_fd = st->vfio.req_client_fd = HO_NONE;
 	for (uint32_t i = 0; i < HO_EMU_IRQS; i++)
 		for (uint32_t v = 0; v < HO_EMU_VECTORS; v++)
 			st->emu.trigger[i][v] = HO_NONE;
@@ -67,10 +69,12 @@ void ho_state_free(struct ho_state *st)
 	free(st->fds);
 	free(st->windows);
 	free(st->session.rx);
+	free(st->vfio.irq_fds);
 	st->fds = NULL;
 	st->windows = NULL;
 	st->session.rx = NULL;
-	st->nfds = st->nwindows = st->session.rx_len = 0;
+	st->vfio.irq_fds = NULL;
+	st->nfds = st->nwindows = st->session.rx_len = st->vfio.nirq_fds = 0;
 }
 
 uint32_t ho_state_add_fd(struct ho_state *st, int fd)
@@ -98,6 +102,24 @@ int ho_state_add_window(struct ho_state *st, const struct ho_window *w)
 		return -ENOMEM;
 	st->windows = p;
 	p[st->nwindows++] = *w;
+	return 0;
+}
+
+int ho_state_set_irq_fds(struct ho_state *st, const uint32_t *idx, uint32_t n)
+{
+	uint32_t *p = NULL;
+
+	if (n > HO_VFIO_MAX_IRQ_FDS)
+		return -E2BIG;
+	if (n) {
+		p = malloc(n * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		memcpy(p, idx, n * sizeof(*p));
+	}
+	free(st->vfio.irq_fds);
+	st->vfio.irq_fds = p;
+	st->vfio.nirq_fds = n;
 	return 0;
 }
 
@@ -217,6 +239,41 @@ static void rec_emulated(struct cur *c, struct ho_emulated *e)
 	c_bool(c, &e->intx_masked);
 	c_bool(c, &e->intx_asserted);
 	c_bool(c, &e->told_blocked_eventfd);
+}
+
+static int rec_vfio(struct cur *c, struct ho_vfio *v)
+{
+	C_NUM(c, &v->iommu);
+	C_NUM(c, &v->device_fd);
+	C_NUM(c, &v->container_fd);
+	C_NUM(c, &v->group_fd);
+	C_NUM(c, &v->iommufd);
+	C_NUM(c, &v->ioas_id);
+	C_NUM(c, &v->dev_id);
+	C_NUM(c, &v->req_fd);
+	C_NUM(c, &v->req_client_fd);
+	c_bool(c, &v->fd_lent);
+	c_bool(c, &v->asked_back);
+	c_bool(c, &v->told_rom_window);
+	c_bool(c, &v->told_fdless_window);
+	c_bool(c, &v->told_memlock);
+	C_NUM(c, &v->nirqs);
+	for (uint32_t i = 0; i < HO_VFIO_IRQS; i++) {
+		C_NUM(c, &v->irqs[i].enabled);
+		C_NUM(c, &v->irqs[i].nfds);
+	}
+	C_NUM(c, &v->nirq_fds);
+	if (c->fail)
+		return 0;
+	if (v->nirq_fds > HO_VFIO_MAX_IRQ_FDS || (size_t)v->nirq_fds * sizeof(uint32_t) > c->len - c->off)
+		return -EINVAL;
+	if (!c->write && v->nirq_fds) {
+		v->irq_fds = malloc(v->nirq_fds * sizeof(uint32_t));
+		if (!v->irq_fds)
+			return -ENOMEM;
+	}
+	c_bytes(c, v->irq_fds, v->nirq_fds * sizeof(uint32_t));
+	return 0;
 }
 
 /* The variable records: their counts first; the reader allocates what the (bounded) counts say. */
@@ -396,6 +453,44 @@ static int check_emulated(struct checker *k, const struct ho_emulated *e)
 	return ref(k, e->intx_unmask_fd, true, "the INTx unmask eventfd");
 }
 
+static int check_vfio(struct checker *k, const struct ho_vfio *v)
+{
+	bool legacy = v->iommu == HO_VFIO_LEGACY;
+	uint32_t sum = 0, at = 0;
+	int ret;
+
+	if (v->iommu != HO_VFIO_LEGACY && v->iommu != HO_VFIO_IOMMUFD)
+		return bad(k, "unknown IOMMU path %u", v->iommu);
+	if ((ret = ref(k, v->device_fd, false, "the VFIO device")) ||
+	    (ret = ref(k, v->container_fd, !legacy, "the VFIO container")) ||
+	    (ret = ref(k, v->group_fd, !legacy, "the VFIO group")) || (ret = ref(k, v->iommufd, legacy, "the iommufd")) ||
+	    (ret = ref(k, v->req_fd, true, "the device request eventfd")) ||
+	    (ret = ref(k, v->req_client_fd, true, "the client's request eventfd")))
+		return ret;
+	if (legacy ? v->container_fd == HO_NONE || v->group_fd == HO_NONE || v->iommufd != HO_NONE || v->ioas_id ||
+			     v->dev_id
+		   : v->container_fd != HO_NONE || v->group_fd != HO_NONE || v->iommufd == HO_NONE || !v->ioas_id)
+		return bad(k, "the VFIO record's files do not match its IOMMU path");
+	if (v->nirqs > HO_VFIO_IRQS)
+		return bad(k, "%u IRQ indexes, more than %u", v->nirqs, HO_VFIO_IRQS);
+	for (uint32_t i = 0; i < HO_VFIO_IRQS; i++) {
+		const struct ho_vfio_irq *q = &v->irqs[i];
+
+		if (i >= v->nirqs && (q->enabled || q->nfds))
+			return bad(k, "IRQ index %u is past the %u the device has", i, v->nirqs);
+		if (q->nfds > HO_VFIO_MAX_IRQ_FDS || (q->nfds && q->enabled > q->nfds))
+			return bad(k, "IRQ index %u: %u vectors enabled, %u kept", i, q->enabled, q->nfds);
+		sum += q->nfds;
+	}
+	if (sum != v->nirq_fds || sum > HO_VFIO_MAX_IRQ_FDS || (sum && !v->irq_fds))
+		return bad(k, "the kept interrupt eventfds (%u) do not add up to %u", v->nirq_fds, sum);
+	for (uint32_t i = 0; i < HO_VFIO_IRQS; i++)
+		for (uint32_t n = 0; n < v->irqs[i].nfds; n++, at++)
+			if ((ret = ref(k, v->irq_fds[at], true, "an interrupt eventfd")))
+				return ret;
+	return 0;
+}
+
 static int check_state(const struct ho_state *st, char *why, size_t why_len)
 {
 	struct checker k = { .st = st, .why = why, .why_len = why_len };
@@ -419,8 +514,12 @@ static int check_state(const struct ho_state *st, char *why, size_t why_len)
 		ret = check_session(&k, &st->session);
 	if (!ret)
 		ret = check_windows(&k);
+	if (!ret && st->have_emulated && st->have_vfio)
+		ret = bad(&k, "an emulated device and a VFIO device in one state");
 	if (!ret && st->have_emulated)
 		ret = check_emulated(&k, &st->emu);
+	if (!ret && st->have_vfio)
+		ret = check_vfio(&k, &st->vfio);
 	for (uint32_t i = 0; !ret && i < st->nfds; i++)
 		if (!k.seen[i])
 			ret = bad(&k, "fd index %u is referenced by nothing", i);
@@ -465,6 +564,11 @@ static int out_emulated(struct cur *c, struct ho_state *st, uint32_t i)
 	return 0;
 }
 
+static int out_vfio(struct cur *c, struct ho_state *st, uint32_t i)
+{
+	return rec_vfio(c, &st->vfio);
+}
+
 static size_t pad8(size_t n)
 {
 	return (n + 7) & ~(size_t)7;
@@ -493,6 +597,7 @@ int ho_encode(const struct ho_state *cst, uint8_t **out, size_t *out_len)
 		{ HO_REC_READAHEAD, out_readahead, st->have_session },
 		{ HO_REC_WINDOW, out_window, st->nwindows },
 		{ HO_REC_EMULATED, out_emulated, st->have_emulated },
+		{ HO_REC_VFIO, out_vfio, st->have_vfio },
 	};
 	size_t total = HO_HEADER_SIZE;
 	uint32_t nrec = 0;
@@ -553,7 +658,7 @@ uint32_t ho_peek_version(const uint8_t *buf, size_t len)
 
 static int decode_record(uint32_t type, struct cur *c, struct ho_state *st, uint32_t *seen_mask)
 {
-	if (type < HO_REC_FDS || type > HO_REC_EMULATED)
+	if (type < HO_REC_FDS || type > HO_REC_VFIO)
 		return -ENOENT;
 	if (*seen_mask >> (type + 1))
 		return -EDOM; /* the encoder's order only: one state, one encoding */
@@ -578,10 +683,13 @@ static int decode_record(uint32_t type, struct cur *c, struct ho_state *st, uint
 		rec_window(c, &w);
 		return c->fail ? 0 : ho_state_add_window(st, &w);
 	}
-	default:
+	case HO_REC_EMULATED:
 		st->have_emulated = true;
 		rec_emulated(c, &st->emu);
 		return 0;
+	default:
+		st->have_vfio = true;
+		return rec_vfio(c, &st->vfio);
 	}
 }
 
@@ -610,7 +718,7 @@ int ho_decode(const uint8_t *buf, size_t len, struct ho_state *st, char *why, si
 	if (state_crc(buf, len) != crc)
 		return bad(&k, "CRC mismatch (%#x, computed %#x)", crc, state_crc(buf, len));
 	nrec = get32(buf + 28);
-	if (nrec > HO_MAX_WINDOWS + 5)
+	if (nrec > HO_MAX_WINDOWS + 6)
 		return bad(&k, "%u records", nrec);
 	for (uint32_t r = 0; r < nrec; r++) {
 		uint32_t type, plen;

@@ -12,8 +12,8 @@
  *   of the whole buffer with this field zero, u32 record count;
  *   records: u32 type, u32 payload length, the payload, zero padding to 8 bytes.
  * Records come in the order of their types; each appears once (WINDOW up to HO_MAX_WINDOWS times, in
- * IOVA order), so a state has exactly one encoding. Each has an exact size, but for FDS,
- * READAHEAD and the session's received fds, whose counts are in the record. fds are carried as indexes
+ * IOVA order; EMULATED or VFIO, not both, for the device), so a state has exactly one encoding. Each
+ * has an exact size, but for FDS, READAHEAD and VFIO, whose counts are in the record. fds are carried as indexes
  * into the FDS record (the fd numbers the successor inherits); every index is referenced exactly once,
  * but that the DMA windows of one file share its fd's.
  * A reader accepts its own version only, and nothing it does not fully understand: unknown or duplicate
@@ -26,7 +26,9 @@
 #define HO_HEADER_SIZE 32u
 #define HO_NONE UINT32_MAX /* an fd index meaning "no fd" */
 #define HO_MAX_WINDOWS 65535u
-#define HO_MAX_FDS (HO_MAX_WINDOWS + 128u)
+#define HO_VFIO_IRQS 8u
+#define HO_VFIO_MAX_IRQ_FDS 4096u /* kept MSI/MSI-X trigger eventfds, all indexes together */
+#define HO_MAX_FDS (HO_MAX_WINDOWS + 128u + HO_VFIO_MAX_IRQ_FDS)
 #define HO_MAX_READAHEAD (2u << 20)
 #define HO_MAX_RX_FDS 32u
 #define HO_SOCKET_PATH_MAX 108u
@@ -43,6 +45,7 @@ enum ho_record {
 	HO_REC_READAHEAD = 4,
 	HO_REC_WINDOW = 5,
 	HO_REC_EMULATED = 6,
+	HO_REC_VFIO = 7,
 };
 
 struct ho_server {
@@ -100,6 +103,35 @@ struct ho_emulated {
 	bool intx_masked, intx_asserted, told_blocked_eventfd;
 };
 
+/*
+ * A real device through VFIO: the kernel keeps the device's state, its interrupts and the IOMMU mappings
+ * for as long as these files stay open; the record says which fd is which and what the backend kept.
+ */
+enum ho_vfio_iommu {
+	HO_VFIO_LEGACY = 0,  /* container_fd and group_fd */
+	HO_VFIO_IOMMUFD = 1, /* iommufd, ioas_id and dev_id */
+};
+
+struct ho_vfio_irq {
+	uint32_t enabled; /* MSI, MSI-X: vectors the kernel has enabled; 0 when off */
+	uint32_t nfds;    /* trigger eventfds kept for the index (its vector count), 0 when none are kept */
+};
+
+struct ho_vfio {
+	uint32_t iommu; /* enum ho_vfio_iommu */
+	uint32_t device_fd;
+	uint32_t container_fd, group_fd; /* legacy, else HO_NONE */
+	uint32_t iommufd;                /* iommufd, else HO_NONE */
+	uint32_t ioas_id, dev_id;        /* iommufd, else 0 */
+	uint32_t req_fd;        /* our REQ eventfd, registered with the kernel, or HO_NONE */
+	uint32_t req_client_fd; /* the client's REQ eventfd, or HO_NONE */
+	bool fd_lent, asked_back, told_rom_window, told_fdless_window, told_memlock;
+	uint32_t nirqs; /* at most HO_VFIO_IRQS */
+	struct ho_vfio_irq irqs[HO_VFIO_IRQS];
+	uint32_t nirq_fds;  /* the sum of irqs[].nfds, at most HO_VFIO_MAX_IRQ_FDS */
+	uint32_t *irq_fds;  /* fd indexes (HO_NONE: a vector without a trigger), index by index (owned) */
+};
+
 struct ho_state {
 	uint32_t nfds;
 	int32_t *fds; /* the fd numbers, nfds of them (owned) */
@@ -110,6 +142,8 @@ struct ho_state {
 	struct ho_window *windows; /* owned */
 	bool have_emulated;
 	struct ho_emulated emu;
+	bool have_vfio; /* at most one of have_emulated and have_vfio */
+	struct ho_vfio vfio;
 };
 
 void ho_state_init(struct ho_state *st);
@@ -118,6 +152,8 @@ void ho_state_free(struct ho_state *st);
 uint32_t ho_state_add_fd(struct ho_state *st, int fd);
 /* Appends a window (copied); 0, -ENOSPC or -ENOMEM. */
 int ho_state_add_window(struct ho_state *st, const struct ho_window *w);
+/* Sets the VFIO record's kept interrupt fd indexes (copied): 0, -E2BIG or -ENOMEM. */
+int ho_state_set_irq_fds(struct ho_state *st, const uint32_t *idx, uint32_t n);
 /* Sets the read-ahead bytes (copied); 0, -E2BIG or -ENOMEM. */
 int ho_state_set_rx(struct ho_state *st, const void *buf, size_t len);
 

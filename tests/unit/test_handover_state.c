@@ -116,6 +116,135 @@ static uint8_t *encoded(size_t *len)
 	return buf;
 }
 
+/* full_state with a real device through VFIO (legacy) instead of the emulated one. */
+static void vfio_state(struct ho_state *st)
+{
+	uint32_t idx[2 + 16];
+
+	full_state(st);
+	st->have_emulated = false;
+	/* the emulated device's fds are unreferenced now: keep them as the VFIO record's own */
+	st->have_vfio = true;
+	st->vfio = (struct ho_vfio){ .iommu = HO_VFIO_LEGACY, .device_fd = st->emu.ram_fd, .iommufd = HO_NONE,
+				     .req_fd = st->emu.intx_unmask_fd, .req_client_fd = HO_NONE, .fd_lent = true,
+				     .told_memlock = true, .nirqs = 5 };
+	st->vfio.container_fd = st->emu.trigger[VFIO_PCI_ERR_IRQ_INDEX][0];
+	st->vfio.group_fd = fd_of(st, 300);
+	st->vfio.irqs[VFIO_PCI_MSI_IRQ_INDEX] = (struct ho_vfio_irq){ .enabled = 0, .nfds = 2 };
+	st->vfio.irqs[VFIO_PCI_MSIX_IRQ_INDEX] = (struct ho_vfio_irq){ .enabled = 8, .nfds = 16 };
+	idx[0] = idx[1] = HO_NONE;
+	for (unsigned int v = 0; v < 16; v++)
+		idx[2 + v] = v < HO_EMU_VECTORS ? st->emu.trigger[VFIO_PCI_MSIX_IRQ_INDEX][v] : HO_NONE;
+	assert_int_equal(ho_state_set_irq_fds(st, idx, 18), 0);
+}
+
+static void test_vfio_round_trip(void **state)
+{
+	struct ho_state a, b;
+	uint8_t *buf;
+	uint32_t *fds;
+	size_t len;
+	char why[200];
+
+	vfio_state(&a);
+	assert_int_equal(ho_encode(&a, &buf, &len), 0);
+	assert_int_equal(ho_decode(buf, len, &b, why, sizeof(why)), 0);
+	assert_true(b.have_vfio && !b.have_emulated);
+	assert_int_equal(b.vfio.nirq_fds, 18);
+	assert_memory_equal(b.vfio.irq_fds, a.vfio.irq_fds, 18 * sizeof(uint32_t));
+	fds = b.vfio.irq_fds;
+	b.vfio.irq_fds = a.vfio.irq_fds; /* the rest of the struct compares whole */
+	assert_memory_equal(&b.vfio, &a.vfio, sizeof(a.vfio));
+	b.vfio.irq_fds = fds;
+	ho_state_free(&a);
+	ho_state_free(&b);
+	/* one bit of damage anywhere: refused */
+	for (size_t i = 0; i < len; i++) {
+		buf[i] ^= (uint8_t)(1u << (i % 8));
+		assert_int_not_equal(ho_decode(buf, len, &b, NULL, 0), 0);
+		ho_state_free(&b);
+		buf[i] ^= (uint8_t)(1u << (i % 8));
+	}
+	free(buf);
+}
+
+/* A VFIO record that one change makes wrong: the encoder (the decoder's own checks) refuses it. */
+static void vfio_refused(void (*mutate)(struct ho_state *st))
+{
+	struct ho_state st;
+	uint8_t *buf;
+	size_t len;
+	char why[200];
+
+	vfio_state(&st);
+	assert_int_equal(ho_encode(&st, &buf, &len), 0);
+	ho_state_free(&st);
+	/* the encoder refuses what the decoder would: mutate a decoded copy and encode that */
+	assert_int_equal(ho_decode(buf, len, &st, why, sizeof(why)), 0);
+	free(buf);
+	mutate(&st);
+	assert_int_equal(ho_encode(&st, &buf, &len), -EINVAL);
+	ho_state_free(&st);
+}
+
+static void m_path(struct ho_state *st)
+{
+	st->vfio.iommu = 2;
+}
+
+static void m_iommufd_files(struct ho_state *st)
+{
+	st->vfio.iommu = HO_VFIO_IOMMUFD;
+}
+
+static void m_no_device(struct ho_state *st)
+{
+	st->vfio.device_fd = HO_NONE;
+}
+
+static void m_twice(struct ho_state *st)
+{
+	st->vfio.group_fd = st->vfio.container_fd;
+}
+
+static void m_irqs(struct ho_state *st)
+{
+	st->vfio.nirqs = HO_VFIO_IRQS + 1;
+}
+
+static void m_past(struct ho_state *st)
+{
+	st->vfio.nirqs = 2;
+}
+
+static void m_enabled(struct ho_state *st)
+{
+	st->vfio.irqs[VFIO_PCI_MSIX_IRQ_INDEX].enabled = 17;
+}
+
+static void m_sum(struct ho_state *st)
+{
+	st->vfio.irqs[VFIO_PCI_MSI_IRQ_INDEX].nfds = 3;
+}
+
+static void m_both(struct ho_state *st)
+{
+	st->have_emulated = true;
+}
+
+static void test_vfio_bounds(void **state)
+{
+	vfio_refused(m_path);
+	vfio_refused(m_iommufd_files);
+	vfio_refused(m_no_device);
+	vfio_refused(m_twice);
+	vfio_refused(m_irqs);
+	vfio_refused(m_past);
+	vfio_refused(m_enabled);
+	vfio_refused(m_sum);
+	vfio_refused(m_both);
+}
+
 static void test_round_trip(void **state)
 {
 	struct ho_state a, b;
@@ -263,7 +392,7 @@ static void test_header_bounds(void **state)
 	REFUSED(0, 0, 0, (uint8_t)'X', "magic");
 	REFUSED(0, 0, 12, (uint32_t)40, "header");
 	REFUSED(0, 0, 16, (uint64_t)1 << 40, "header");
-	REFUSED(0, 0, 28, (uint32_t)HO_MAX_WINDOWS + 6, "records");
+	REFUSED(0, 0, 28, (uint32_t)HO_MAX_WINDOWS + 7, "records");
 	REFUSED(0, 0, 28, (uint32_t)3, "after the last record");
 	REFUSED(0, 0, 28, (uint32_t)40, "cut short");
 }
@@ -400,6 +529,8 @@ int main(void)
 		cmocka_unit_test(test_round_trip_minimal),
 		cmocka_unit_test(test_truncated_at_every_byte),
 		cmocka_unit_test(test_every_byte_damaged),
+		cmocka_unit_test(test_vfio_round_trip),
+		cmocka_unit_test(test_vfio_bounds),
 		cmocka_unit_test(test_header_bounds),
 		cmocka_unit_test(test_record_bounds),
 		cmocka_unit_test(test_fd_bounds),
