@@ -21,6 +21,7 @@ static void usage(FILE *out)
 		"  unbind DEVICE...                             give them back to the driver they had before bind\n"
 		"  watch [--dir DIR]                            export every device bound to vfio-pci, as it comes\n"
 		"  bridge create|destroy|list|inject|events     the bridge module's emulated VFIO devices (mdev)\n"
+		"  upgrade --pid N                              hand a serving proxy over to the installed binary\n"
 		"\n"
 		"options:\n"
 		"  --log-level error|warn|info|debug   how much to log on stderr (default info)\n"
@@ -34,7 +35,7 @@ static const struct {
 } commands[] = {
 	{ "emulate", cmd_emulate }, { "export", cmd_export }, { "probe", cmd_probe },
 	{ "bind", cmd_bind },       { "unbind", cmd_unbind }, { "watch", cmd_watch },
-	{ "bridge", cmd_bridge },
+	{ "bridge", cmd_bridge },   { "upgrade", cmd_upgrade },
 };
 
 int main(int argc, char **argv)

@@ -17,5 +17,6 @@ int cmd_bind(int argc, char **argv);
 int cmd_unbind(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_bridge(int argc, char **argv);
+int cmd_upgrade(int argc, char **argv);
 
 #endif /* CLI_COMMANDS_H */

@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "util/handover_state.h"
 #include "util/log.h"
+#include "util/notify.h"
 #include "util/privsep.h"
 #include "util/sandbox.h"
 
@@ -259,6 +261,7 @@ static int serve(struct cli_serve *c, struct server *srv, struct device_backend 
 {
 	int ret = server_run(srv);
 
+	notify_supervisor("STOPPING=1\nSTATUS=stopping");
 	if (ret)
 		ret = server_device_retired(srv) ? CLI_EXIT_RETIRED : 1;
 	server_destroy(srv);
@@ -274,6 +277,7 @@ int cli_serve_run(struct cli_serve *c, struct device_backend *backend)
 
 	/* No core dumps, and no same-uid process (the VMM) opening our fds through /proc/PID/fd. */
 	prctl(PR_SET_DUMPABLE, 0);
+	notify_init(); /* the supervisor's socket (NOTIFY_SOCKET), before confinement */
 	/* What a hand-over (SIGHUP) needs later, while /proc may still be read: the binary, the command line. */
 	if (handover_exec_prepare())
 		log_warn("hand-over (SIGHUP) will not be possible");
@@ -301,6 +305,7 @@ int cli_serve_run(struct cli_serve *c, struct device_backend *backend)
 		privsep_stop();
 		return 1;
 	}
+	notify_supervisor("READY=1\nMAINPID=%d\nSTATUS=serving", (int)getpid());
 	return serve(c, srv, backend);
 }
 
@@ -312,6 +317,7 @@ int cli_serve_resume(struct cli_serve *c, cli_rebuild_fn rebuild, const char *re
 	int ret = 0;
 
 	prctl(PR_SET_DUMPABLE, 0);
+	notify_init(); /* also the upgrader waiting for this hand-over, if one does */
 	if (handover_exec_prepare())
 		log_warn("hand-over (SIGHUP) will not be possible");
 	/*

@@ -18,7 +18,9 @@
 #include "server/session.h"
 #include "util/bounded_io.h"
 #include "util/guarded_copy.h"
+#include "util/handover_exec.h"
 #include "util/handover_state.h"
+#include "util/notify.h"
 #include "util/privsep.h"
 #include "util/log.h"
 
@@ -529,6 +531,39 @@ const char *server_socket_path(const struct server *srv)
 	return srv->socket_path;
 }
 
+/*
+ * SIGHUP: a hand-over at the next message boundary. Sent with sigqueue (SI_QUEUE: `upgrade`), the
+ * sender's pid and value (a cookie) name an upgrader waiting for the outcome; only a process allowed to
+ * signal us (root or our uid) can send it. A plain kill names none.
+ */
+static void handover_asked(struct server *srv, const struct signalfd_siginfo *si)
+{
+	if (si->ssi_code == SI_QUEUE && si->ssi_pid > 0)
+		notify_set_upgrader((pid_t)si->ssi_pid, (uint32_t)si->ssi_int);
+	if (!srv->handover_pending)
+		notify_supervisor("RELOADING=1\nSTATUS=handing over to a successor");
+	srv->handover_pending = true;
+}
+
+/* The hand-over did not happen (err: handover_exec's, 0 when it was not reached): we serve on. */
+static void handover_failed(struct server *srv, int err)
+{
+	char why[160];
+
+	if (!srv->ctx.backend->ops->handover_save) {
+		err = -ENOTSUP;
+		snprintf(why, sizeof(why), "%s cannot hand over its state", srv->ctx.backend->name);
+	} else if (!err) {
+		err = -EIO;
+		snprintf(why, sizeof(why), "the state could not be saved");
+	} else {
+		snprintf(why, sizeof(why), "the successor did not take over (%s)", strerror(-err));
+	}
+	notify_supervisor("READY=1\nSTATUS=serving; the hand-over did not happen: %s", why);
+	notify_upgrader("ERRNO=%d\nSTATUS=%s; pid %d serves on", -err, why, (int)getpid());
+	notify_set_upgrader(0, 0);
+}
+
 int server_run(struct server *srv)
 {
 	struct epoll_event events[4];
@@ -540,8 +575,12 @@ int server_run(struct server *srv)
 		int n;
 
 		/* Between events the session stands at a message boundary: the place for a hand-over. */
-		if (srv->handover_pending && server_handover_ready(srv))
-			server_handover(srv);
+		if (srv->handover_pending && server_handover_ready(srv)) {
+			handover_exec_result();
+			server_handover(srv); /* returns only when it did not happen (or must wait) */
+			if (!srv->handover_pending)
+				handover_failed(srv, handover_exec_result());
+		}
 		n = epoll_wait(srv->ctx.epfd, events, 4, -1);
 
 		if (n < 0) {
@@ -569,7 +608,7 @@ int server_run(struct server *srv)
 
 				if (read(srv->sigfd, &si, sizeof(si)) == sizeof(si)) {
 					if (si.ssi_signo == SIGHUP) {
-						srv->handover_pending = true;
+						handover_asked(srv, &si);
 						continue;
 					}
 					log_info("signal %u: shutting down", si.ssi_signo);

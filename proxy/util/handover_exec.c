@@ -24,7 +24,9 @@
  *   its helper and drops to --user before it reads the state (cli_serve_resume): no root process
  *   parses it.
  * - The contract between versions is only this: the options --resume-fd, --resume-exe, --resume-notify,
- *   --resume-fallback; the state's header (magic, version); on refusal, the fallback or the word.
+ *   --resume-fallback; the state's header (magic, version); on refusal, the fallback or the word; and,
+ *   optional (a binary that does not know it ignores it), the environment variable
+ *   VFIO_USER_PROXY_UPGRADER=PID:COOKIE naming an `upgrade` that waits for the outcome (util/notify.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +41,7 @@
 #include "util/bounded_io.h"
 #include "util/handover_state.h"
 #include "util/log.h"
+#include "util/notify.h"
 #include "util/privsep.h"
 
 #define HO_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
@@ -53,6 +56,7 @@ static char *cmdline;      /* the remembered command line, NUL-separated */
 static char *args[MAX_ARGS + 12];
 static int nargs;
 static char numbuf[4][16];
+static int exec_result; /* the last handover_exec's: 0 none since handover_exec_result */
 
 static bool resume_option(const char *a, bool *has_value)
 {
@@ -172,7 +176,23 @@ static int state_memfd(const uint8_t *state, size_t len)
 	return fd;
 }
 
+int handover_exec_result(void)
+{
+	int ret = exec_result;
+
+	exec_result = 0;
+	return ret;
+}
+
+static int do_exec(const uint8_t *state, size_t len, const int32_t *fds, uint32_t nfds, int sigfd);
+
 int handover_exec(const uint8_t *state, size_t len, const int32_t *fds, uint32_t nfds, int sigfd)
+{
+	exec_result = do_exec(state, len, fds, nfds, sigfd);
+	return exec_result;
+}
+
+static int do_exec(const uint8_t *state, size_t len, const int32_t *fds, uint32_t nfds, int sigfd)
 {
 	int sfd, ret = 0;
 
@@ -200,6 +220,7 @@ int handover_exec(const uint8_t *state, size_t len, const int32_t *fds, uint32_t
 		char *const *argv = handover_argv(sfd, self_fd, -1, false);
 
 		log_info("hand-over: exec %s", self_path);
+		notify_upgrader_export(); /* the successor answers the upgrader, if one waits */
 		bounded_io_stop(); /* a tick after exec would kill the successor before it handles SIGALRM */
 		execve(self_path, argv, environ);
 		ret = -errno;
@@ -211,6 +232,7 @@ int handover_exec(const uint8_t *state, size_t len, const int32_t *fds, uint32_t
 	for (uint32_t i = 0; i < nfds; i++)
 		set_cloexec(fds[i], true);
 	set_cloexec(self_fd, true);
+	unsetenv(NOTIFY_UPGRADER_ENV);
 	close(sfd);
 	return ret;
 }
@@ -220,6 +242,9 @@ int handover_exec(const uint8_t *state, size_t len, const int32_t *fds, uint32_t
 void handover_refuse(const struct handover_resume *r, const char *why, int err)
 {
 	log_error("hand-over refused: %s", why);
+	/* the reason, for an upgrader; its answer (who serves on) comes from the predecessor or the fallback */
+	notify_upgrader("HANDOVER_REFUSED=1\nERRNO=%d\nSTATUS=the successor (pid %d) refused the state: %s", err < 0 ? -err : EINVAL,
+			(int)getpid(), why);
 	privsep_abandon(); /* a helper of ours (none yet, or --user's) must leave the socket where it is */
 	if (r->notify_fd >= 0) {
 		int word = err < 0 ? err : -EINVAL;
@@ -231,6 +256,7 @@ void handover_refuse(const struct handover_resume *r, const char *why, int err)
 	if (r->exe_fd >= 0 && !r->fallback && handover_exec_prepare() == 0) {
 		/* No old process any more: the old image takes its own state back (its fds never moved). */
 		log_warn("hand-over: running the previous binary again with the same state");
+		notify_upgrader_export();
 		fexecve(r->exe_fd, handover_argv(r->state_fd, r->exe_fd, -1, true), environ);
 		log_error("hand-over: cannot run the previous binary again: %s; the client is lost", strerror(errno));
 	} else if (r->fallback) {
@@ -304,6 +330,18 @@ void handover_serving(struct handover_resume *r)
 	ssize_t ignored;
 
 	log_info("hand-over: serving as pid %d", (int)getpid());
+	if (r->fallback) {
+		/* the previous binary again, in place: the hand-over did not happen */
+		notify_supervisor("READY=1\nSTATUS=serving; the new binary refused the hand-over");
+		notify_upgrader("ERRNO=%d\nSTATUS=the new binary refused the state; the previous one serves on as pid %d",
+				ECANCELED, (int)getpid());
+		notify_set_upgrader(0, 0);
+		return;
+	}
+	/* Before the helper hears it (and the predecessor exits): the supervisor follows the new main pid. */
+	notify_supervisor("MAINPID=%d\nREADY=1\nSTATUS=serving (handed over)", (int)getpid());
+	notify_upgrader("READY=1\nMAINPID=%d", (int)getpid());
+	notify_set_upgrader(0, 0);
 	if (r->notify_fd < 0)
 		return;
 	ignored = write(r->notify_fd, &word, sizeof(word));

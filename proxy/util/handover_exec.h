@@ -22,6 +22,8 @@ int handover_exec_prepare(void);
  * not take over (-errno): this process has lost nothing and carries on.
  */
 int handover_exec(const uint8_t *state, size_t len, const int32_t *fds, uint32_t nfds, int sigfd);
+/* What the last handover_exec returned (-errno; 0 when none ran since the last call), then forgets it. */
+int handover_exec_result(void);
 /* The path and argv a successor runs with: the remembered command line plus its resume options. */
 const char *handover_self_path(void);
 /* A NULL-terminated argv: the remembered one plus "--resume-fd" state_fd and, where >= 0, "--resume-exe"
@@ -43,7 +45,8 @@ void handover_load(const struct handover_resume *r, struct ho_state *st);
  */
 void handover_refuse(const struct handover_resume *r, const char *why, int err) __attribute__((noreturn));
 /* The rebuild succeeded: the state's fds become close-on-exec, the state and the predecessor's image are
- * closed. Then (once confined) handover_serving tells the helper, if one waits. */
+ * closed. Then (once confined) handover_serving tells the supervisor (MAINPID, READY), an upgrader, and
+ * the helper, if one waits, in that order; as the fallback it tells them the hand-over did not happen. */
 void handover_adopted(struct handover_resume *r, const struct ho_state *st);
 void handover_serving(struct handover_resume *r);
 

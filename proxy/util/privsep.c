@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -16,6 +17,7 @@
 
 #include "util/handover_exec.h"
 #include "util/handover_state.h"
+#include "util/notify.h"
 #include "util/scm.h"
 
 extern char **environ;
@@ -106,7 +108,8 @@ static int recv_fds(uint32_t count, int *fds, int32_t *numbers)
 }
 
 /* The successor's side of the fork: every fd under its number in the proxy, then exec. */
-static void __attribute__((noreturn)) start_successor(uint32_t count, int *fds, const int32_t *numbers, int notify)
+static void __attribute__((noreturn)) start_successor(uint32_t count, int *fds, const int32_t *numbers, int notify,
+						     const char *upgrader)
 {
 	int base = notify, *tmp = fds;
 	sigset_t mask;
@@ -141,12 +144,15 @@ static void __attribute__((noreturn)) start_successor(uint32_t count, int *fds, 
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
+	/* an `upgrade` waiting for the outcome: the successor answers it (util/notify.h) */
+	if (upgrader[0] ? setenv(NOTIFY_UPGRADER_ENV, upgrader, 1) : unsetenv(NOTIFY_UPGRADER_ENV))
+		_exit(127);
 	execve(handover_self_path(), handover_argv(numbers[0], -1, notify, false), environ);
 	_exit(127);
 }
 
 /* A hand-over: the state (first) and the fds it lists, then a successor started and its word awaited. */
-static int helper_handover(uint32_t count, pid_t *successor)
+static int helper_handover(uint32_t count, const char *upgrader, pid_t *successor)
 {
 	int *fds = calloc(count ? count : 1, sizeof(int));
 	int32_t *numbers = calloc(count ? count : 1, sizeof(int32_t));
@@ -163,7 +169,7 @@ static int helper_handover(uint32_t count, pid_t *successor)
 	}
 	pid = fork();
 	if (pid == 0)
-		start_successor(count, fds, numbers, res[1]);
+		start_successor(count, fds, numbers, res[1], upgrader);
 	close(res[1]);
 	if (pid < 0) {
 		ret = -errno;
@@ -210,7 +216,7 @@ static void __attribute__((noreturn)) helper_main(const char *open_path, const c
 
 	for (;;) {
 		pid_t successor = -1;
-		char req[8] = { 0 }, op;
+		char req[16] = { 0 }, op;
 		ssize_t n = recv(HELPER_FD, req, sizeof(req), 0);
 		int fd = -1, err = 0;
 
@@ -219,11 +225,17 @@ static void __attribute__((noreturn)) helper_main(const char *open_path, const c
 		if (n <= 0)
 			break; /* the proxy is gone */
 		op = req[0];
-		if (op == OP_HANDOVER && n == 5) {
-			uint32_t count;
+		if (op == OP_HANDOVER && n == 13) {
+			char upgrader[32] = "";
+			uint32_t count, cookie;
+			int32_t up;
 
 			memcpy(&count, req + 1, sizeof(count));
-			err = helper_handover(count, &successor);
+			memcpy(&up, req + 5, sizeof(up));
+			memcpy(&cookie, req + 9, sizeof(cookie));
+			if (up > 0)
+				snprintf(upgrader, sizeof(upgrader), "%d:%08x", (int)up, (unsigned int)cookie);
+			err = helper_handover(count, upgrader, &successor);
 			reply(HELPER_FD, err, -1);
 			if (!err) {
 				forward_signal(successor);
@@ -389,12 +401,20 @@ bool privsep_active(void)
 
 int privsep_handover(int state_fd, const int32_t *fds, uint32_t nfds, int sigfd)
 {
-	uint32_t count = nfds + 1, sent = 0;
-	char req[5] = { OP_HANDOVER };
+	uint32_t count = nfds + 1, sent = 0, cookie;
+	char req[13] = { OP_HANDOVER };
 	int err = -EIO;
+	int32_t up;
+	pid_t upid;
 	ssize_t n;
 
+	/* op, the fd count, the upgrader waiting (0: none) and its cookie */
+	if (!notify_upgrader_get(&upid, &cookie))
+		upid = 0;
+	up = (int32_t)upid;
 	memcpy(req + 1, &count, sizeof(count));
+	memcpy(req + 5, &up, sizeof(up));
+	memcpy(req + 9, &cookie, sizeof(cookie));
 	if (send(chan, req, sizeof(req), MSG_NOSIGNAL) != sizeof(req))
 		return -errno;
 	while (sent < count) {
