@@ -147,7 +147,7 @@ run_cases() {
 	opts_before="$(set +o) $(shopt -p)"
 
 	check "commands from --help" "emulate export" "$P e"
-	check "every command" "emulate export probe bind unbind watch bridge" "$P "
+	check "every command" "emulate export probe bind unbind watch bridge upgrade" "$P "
 	check "global options" "--log-level --version --help" "$P --"
 	check "--log-level values" "error warn info debug" "$P --log-level "
 	check "a global option's value is skipped" "export" "$P --log-level debug exp"
@@ -179,6 +179,8 @@ run_cases() {
 	check "bridge inject's options" "--ms --help" "$P bridge inject $U1 stall-reads --"
 	check "bridge list's options" "--json --help" "$P bridge list --"
 	check "bridge's own options before a subcommand" "--help" "$P bridge --"
+	check "upgrade's options" "--pid --timeout --help" "$P upgrade --"
+	check "upgrade --timeout: nothing" "" "$P upgrade --timeout "
 	check "cursor inside the line" "emulate export" "$P e^ --socket-path /x"
 	check "unknown command: nothing" "" "$P nosuch --"
 	check "the binary found in PATH" "export" "vfio-user-proxy exp"

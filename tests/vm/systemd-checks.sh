@@ -102,10 +102,10 @@ serve() {
 	pid=$(systemctl show -p MainPID --value "vfio-user-proxy@$bdf.service")
 	st=/proc/$pid/status
 	# the sandbox: the proxy's user, its seccomp filter, no new privileges, root's capabilities cut to
-	# chown, setgid, setuid (bits 0, 6, 7), a read-only root in its mount namespace
+	# chown, kill, setgid, setuid (bits 0, 5, 6, 7), a read-only root in its mount namespace
 	if [ "$(awk '/^Uid:/ { print $2 }' "$st")" = "$(id -u vfio-user-proxy)" ] &&
 		[ "$(awk '/^Seccomp:/ { print $2 }' "$st")" = 2 ] && [ "$(awk '/^NoNewPrivs:/ { print $2 }' "$st")" = 1 ] &&
-		[ "$(awk '/^CapBnd:/ { print $2 }' "$st")" = 00000000000000c1 ] &&
+		[ "$(awk '/^CapBnd:/ { print $2 }' "$st")" = 00000000000000e1 ] &&
 		awk '$5 == "/" { print $6 }' "/proc/$pid/mountinfo" | grep -q '^ro'; then
 		pass "$label.sandbox"
 	else
