@@ -30,7 +30,7 @@ vm-checks: $(VM_CHECKS) $(VM_TRUST) $(VM_BRIDGE)
 # share with the host tests (tests/common/, libc only).
 VM_COMMON_OBJS := $(VM_BUILD)/vm_common.o $(VM_BUILD)/proc_probe.o
 VM_CHECKS_OBJS := $(addprefix $(VM_BUILD)/,vm_checks.o vm_checks_regions.o vm_checks_device.o \
-	vm_checks_reconnects.o vm_checks_direct.o) $(VM_COMMON_OBJS)
+	vm_checks_reconnects.o vm_checks_handover.o vm_checks_direct.o) $(VM_COMMON_OBJS)
 VM_TRUST_OBJS := $(VM_BUILD)/vm_trust.o $(VM_COMMON_OBJS)
 VM_BRIDGE_OBJS := $(VM_BUILD)/vm_bridge.o $(VM_COMMON_OBJS)
 VM_OBJS := $(sort $(VM_CHECKS_OBJS) $(VM_TRUST_OBJS) $(VM_BRIDGE_OBJS))

@@ -89,6 +89,8 @@ static int run_session(struct ctx *x)
 	}
 	run(x, "reset", check_reset);
 	measure_reads(x);
+	if (x->proxy_log) /* then the reconnects meet the last successor */
+		run_handover(x);
 	end_session(x);
 	run(x, "reconnects", check_reconnects);
 	return 0;
@@ -97,12 +99,15 @@ static int run_session(struct ctx *x)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: vm-checks --socket PATH --kind edu|nvme|emulated [--trap-bars] [--proxy-pid PID] [--label NAME]\n"
+		"usage: vm-checks --socket PATH --kind edu|nvme|emulated [--trap-bars] [--proxy-pid PID]\n"
+		"                 [--proxy-log FILE] [--label NAME]\n"
 		"       vm-checks --direct-vfio BDF --kind edu|nvme [--label NAME]\n"
 		"\n"
 		"Runs the guest bench's checks against a vfio-user proxy serving a device of the given kind (or,\n"
 		"with --direct-vfio, against the VFIO device itself, which must not be held by a proxy), printing\n"
 		"one line per check: PASS NAME, FAIL NAME: WHY or SKIP NAME: WHY; MEASURE lines for latencies.\n"
+		"With --proxy-log (the proxy's stderr) and --proxy-pid, also hands the proxy over 20 times by\n"
+		"SIGHUP under the session, following each successor through the log.\n"
 		"Exits 0 when nothing failed.\n");
 }
 
@@ -114,6 +119,7 @@ int main(int argc, char **argv)
 		{ "kind", required_argument, NULL, 'k' },
 		{ "trap-bars", no_argument, NULL, 't' },
 		{ "proxy-pid", required_argument, NULL, 'p' },
+		{ "proxy-log", required_argument, NULL, 'L' },
 		{ "label", required_argument, NULL, 'l' },
 		{ "direct-vfio", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
@@ -139,6 +145,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			x.proxy_pid = (pid_t)atoi(optarg);
+			break;
+		case 'L':
+			x.proxy_log = optarg;
 			break;
 		case 'l':
 			x.label = optarg;

@@ -1,4 +1,4 @@
-/* vm_checks.h: vm-checks' state of one run (the device's kind, the session with the proxy, a directly opened VFIO device), its check signature and the check groups' entry points. */
+/* vm_checks.h: vm-checks' state of one run (the device's kind, the session with the proxy and its log, a directly opened VFIO device), its check signature and the check groups' entry points. */
 #ifndef VM_CHECKS_H
 #define VM_CHECKS_H
 
@@ -33,8 +33,9 @@ struct ctx {
 	const char *label;
 	enum kind kind;
 	bool trap_bars;
-	pid_t proxy_pid;
+	pid_t proxy_pid; /* the hand-over group follows it to each successor */
 	const char *socket;
+	const char *proxy_log; /* --proxy-log: the proxy's log, where the hand-over group finds its successors */
 
 	struct vuc *c;
 	struct direct *d; /* --direct-vfio only */
@@ -96,6 +97,9 @@ void measure_reads(struct ctx *x);
 /* vm_checks_reconnects.c: the session's end, then clients that vanish with DMA mapped. */
 void end_session(struct ctx *x);
 int check_reconnects(struct ctx *x, char *why, size_t len);
+
+/* vm_checks_handover.c: the proxy handed over 20 times (SIGHUP) under one session, which must not notice. */
+void run_handover(struct ctx *x);
 
 /* vm_checks_direct.c: the VFIO device itself, while no proxy holds it. */
 int run_direct(struct ctx *x, const char *bdf);
