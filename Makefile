@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= gcc
 
-PKGS := json-c libseccomp libkmod libudev libnl-genl-3.0
+PKGS := json-c libseccomp libkmod libudev libnl-genl-3.0 libsystemd
 DEPS_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 DEPS_LIBS := $(shell pkg-config --libs $(PKGS))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)

@@ -11,7 +11,7 @@ if [ "${1:-}" = "--all" ]; then
 	done
 	exit 0
 fi
-pkgs=(build-essential pkg-config libjson-c-dev libcmocka-dev libseccomp-dev libkmod-dev libudev-dev libnl-genl-3-dev "$@")
+pkgs=(build-essential pkg-config libjson-c-dev libcmocka-dev libseccomp-dev libkmod-dev libudev-dev libnl-genl-3-dev libsystemd-dev "$@")
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

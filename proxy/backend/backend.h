@@ -119,6 +119,8 @@ struct device_backend {
 				  * drops the proxy's privileges keeps a way to open it (util/privsep.h) */
 	int event_fd;            /* with ops->event: an fd of the backend's own, the same from create to
 				  * destroy, that the server polls; -1: none (ignored without ops->event) */
+	bool stateful;           /* the device's state is the backend's (emulated), not the kernel's: region
+				  * writes, resets and DMA progress change what a hand-over carries */
 };
 
 /* Constructors, one per backend kind. */

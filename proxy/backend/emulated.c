@@ -604,6 +604,7 @@ int emulated_backend_resume(const struct ho_state *st, struct device_backend **o
 		return -ENOMEM;
 	e->base.ops = &emulated_ops;
 	e->base.name = "emulated edu device (1234:11e8)";
+	e->base.stateful = true;
 	probe_anon_inode(e);
 	ret = adopt_ram(e, st->fds[h->ram_fd]);
 	if (ret) {
@@ -686,6 +687,7 @@ int emulated_backend_create(const char *model, struct device_backend **out)
 		return -ENOMEM;
 	e->base.ops = &emulated_ops;
 	e->base.name = "emulated edu device (1234:11e8)";
+	e->base.stateful = true;
 	e->ram_fd = -1;
 	e->intx_unmask_fd = -1;
 	e->irq_type = EMU_IRQ_NONE;

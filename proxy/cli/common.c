@@ -180,6 +180,9 @@ int cli_serve_option(struct cli_serve *c, int opt, const char *arg)
 	case CLI_OPT_SECCOMP:
 		c->seccomp = true;
 		return 1;
+	case CLI_OPT_FD_STORE:
+		c->server.fd_store = true;
+		return 1;
 	case CLI_OPT_RESUME_FD:
 	case CLI_OPT_RESUME_EXE:
 	case CLI_OPT_RESUME_NOTIFY: {
@@ -253,6 +256,9 @@ void cli_serve_usage(FILE *out)
 		"                        default: the host's RAM); a DMA_MAP past it gets ENOMEM\n"
 		"  --poll-us N           after each message, busy-poll the socket up to N us before sleeping: lower\n"
 		"                        latency for a client on another CPU, for up to N us of CPU a message (0: off)\n"
+		"  --fd-store            under systemd: keep the session's files and state in the unit's fd store\n"
+		"                        (FileDescriptorStoreMax=), so that after a crash or SIGKILL the restarted\n"
+		"                        proxy resumes the session\n"
 		"  --help                this text\n");
 }
 
@@ -299,7 +305,7 @@ int cli_serve_run(struct cli_serve *c, struct device_backend *backend)
 			log_error("cannot start the privileged helper: %s", strerror(-ret));
 	}
 	if (ret || (c->user && sandbox_drop_to_user(c->user, c->server.max_dma_bytes)) ||
-	    (c->seccomp && sandbox_enter_seccomp())) {
+	    (c->seccomp && sandbox_enter_seccomp(c->server.fd_store))) {
 		server_destroy(srv);
 		backend->ops->destroy(backend);
 		privsep_stop();
@@ -307,6 +313,21 @@ int cli_serve_run(struct cli_serve *c, struct device_backend *backend)
 	}
 	notify_supervisor("READY=1\nMAINPID=%d\nSTATUS=serving", (int)getpid());
 	return serve(c, srv, backend);
+}
+
+bool cli_serve_store_restart(const struct cli_serve *c)
+{
+	return c->server.fd_store && c->resume.state_fd < 0 && fdstore_restart_pending();
+}
+
+/* A refusal; a state from the fd store goes from there too, so that the next start is a fresh one. */
+static void refuse(struct cli_serve *c, const struct ho_state *st, const char *why, int err)
+	__attribute__((noreturn));
+static void refuse(struct cli_serve *c, const struct ho_state *st, const char *why, int err)
+{
+	if (c->resume.state_fd < 0)
+		fdstore_discard(st);
+	handover_refuse(&c->resume, why, err);
 }
 
 int cli_serve_resume(struct cli_serve *c, cli_rebuild_fn rebuild, const char *reopen_path)
@@ -327,18 +348,25 @@ int cli_serve_resume(struct cli_serve *c, cli_rebuild_fn rebuild, const char *re
 	if (c->user || c->seccomp)
 		ret = privsep_start(reopen_path, c->user ? c->server.socket_path : NULL);
 	if (ret)
-		handover_refuse(&c->resume, "cannot start the privileged helper", ret);
+		refuse(c, &st, "cannot start the privileged helper", ret);
 	if (c->user && (ret = sandbox_drop_to_user(c->user, c->server.max_dma_bytes)))
-		handover_refuse(&c->resume, "cannot drop to --user", ret);
-	handover_load(&c->resume, &st);
+		refuse(c, &st, "cannot drop to --user", ret);
+	if (c->resume.state_fd >= 0) {
+		handover_load(&c->resume, &st);
+	} else if (fdstore_recover(&st, c->server.store_state_fds) != 1) {
+		/* (the store is empty now) */
+		log_error("fd store: no session to resume; exiting, for a fresh start");
+		privsep_abandon();
+		return 1;
+	}
 	ret = rebuild(&st, &backend);
 	if (ret)
-		handover_refuse(&c->resume, "the device cannot be rebuilt from the state", ret);
+		refuse(c, &st, "the device cannot be rebuilt from the state", ret);
 	ret = server_resume(&c->server, backend, &st, &srv);
 	if (ret)
-		handover_refuse(&c->resume, "the server cannot be rebuilt from the state", ret);
-	if (c->seccomp && (ret = sandbox_enter_seccomp()))
-		handover_refuse(&c->resume, "cannot install the seccomp filter", ret);
+		refuse(c, &st, "the server cannot be rebuilt from the state", ret);
+	if (c->seccomp && (ret = sandbox_enter_seccomp(c->server.fd_store)))
+		refuse(c, &st, "cannot install the seccomp filter", ret);
 	/* From here on the state's fds are this process's own: no refusal any more. */
 	handover_adopted(&c->resume, &st);
 	ho_state_free(&st);

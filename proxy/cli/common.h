@@ -27,6 +27,7 @@ enum cli_opt {
 	CLI_OPT_POLL_US,
 	CLI_OPT_DMA_LIMIT,
 	CLI_OPT_NO_SECCOMP,
+	CLI_OPT_FD_STORE,
 	/* internal, for a hand-over's successor (util/handover_exec.c); not in --help */
 	CLI_OPT_RESUME_FD,
 	CLI_OPT_RESUME_EXE,
@@ -51,6 +52,7 @@ enum cli_opt {
 	{ "poll-us", required_argument, NULL, CLI_OPT_POLL_US },               \
 	{ "dma-limit", required_argument, NULL, CLI_OPT_DMA_LIMIT },           \
 	{ "no-seccomp", no_argument, NULL, CLI_OPT_NO_SECCOMP },               \
+	{ "fd-store", no_argument, NULL, CLI_OPT_FD_STORE },                   \
 	{ "resume-fd", required_argument, NULL, CLI_OPT_RESUME_FD },           \
 	{ "resume-exe", required_argument, NULL, CLI_OPT_RESUME_EXE },         \
 	{ "resume-notify", required_argument, NULL, CLI_OPT_RESUME_NOTIFY },   \
@@ -97,6 +99,10 @@ typedef int (*cli_rebuild_fn)(const struct ho_state *st, struct device_backend *
  * failure before serving refuses the state (handover_refuse: the predecessor, or its image, serves on).
  */
 int cli_serve_resume(struct cli_serve *c, cli_rebuild_fn rebuild, const char *reopen_path);
+/* Whether this start is systemd's restart with --fd-store and files in the store: then cli_serve_resume
+ * takes the session from there (or, with nothing valid there, empties the store and exits 1 for a fresh
+ * start). */
+bool cli_serve_store_restart(const struct cli_serve *c);
 /* A byte count with an optional K, M, G or T suffix (powers of 1024), at least min: 0 or -EINVAL. */
 int cli_parse_size(const char *s, uint64_t min, uint64_t *out);
 /* A decimal int in [min, max]: 0 or -EINVAL. */

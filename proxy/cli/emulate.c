@@ -55,8 +55,8 @@ int cmd_emulate(int argc, char **argv)
 	}
 	if (cli_serve_check(&cs))
 		return 2;
-	if (cs.resume.state_fd >= 0)
-		return cli_serve_resume(&cs, emulated_backend_resume, NULL); /* a hand-over's successor */
+	if (cs.resume.state_fd >= 0 || cli_serve_store_restart(&cs))
+		return cli_serve_resume(&cs, emulated_backend_resume, NULL); /* a hand-over's successor, a restart */
 	ret = emulated_backend_create(device, &backend);
 	if (ret == -ENODEV) {
 		fprintf(stderr, PROG ": unknown device '%s'; the emulated devices are: edu\n", device);

@@ -124,14 +124,14 @@ int cmd_export(int argc, char **argv)
 	}
 	if (cli_serve_check(&cs))
 		return 2;
-	if (cs.resume.state_fd >= 0) {
+	if (cs.resume.state_fd >= 0 || cli_serve_store_restart(&cs)) { /* a hand-over's successor, a restart */
 		char reopen[PATH_MAX];
 
 		resume_opts = &vo;
 		ret = vfio_backend_reopen_path(&vo, reopen, sizeof(reopen));
 		if (ret)
 			handover_refuse(&cs.resume, "the device is not there", ret);
-		return cli_serve_resume(&cs, resume_backend, reopen[0] ? reopen : NULL); /* a hand-over's successor */
+		return cli_serve_resume(&cs, resume_backend, reopen[0] ? reopen : NULL);
 	}
 	/* The backend says what is wrong with the device, in one line. */
 	if (vfio_backend_create(&vo, &backend))

@@ -101,6 +101,9 @@ static int watch_option(struct watch *w, struct cli_serve *scratch, int opt, con
 	case CLI_OPT_FD:
 		fprintf(stderr, PROG ": each device's socket is DIR/BDF.sock: give --dir DIR, not --socket-path or --fd\n");
 		return -1;
+	case CLI_OPT_FD_STORE:
+		fprintf(stderr, PROG ": --fd-store is for an export that systemd runs (the unit), not for watch's children\n");
+		return -1;
 	case OPT_TRAP_BARS:
 	case OPT_ALLOW_NO_RESET:
 		return 1;

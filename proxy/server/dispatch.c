@@ -9,27 +9,36 @@
 
 typedef int (*handler_fn)(struct session *s, struct request *rq, struct reply *rp);
 
+/* What a command may change of the state a hand-over or the fd store carries. */
+enum change {
+	CH_NONE,
+	CH_SESSION, /* the session's own (capabilities) */
+	CH_FILES,   /* and the files it holds (windows, eventfds) */
+	CH_DEVICE,  /* a device whose state is the proxy's (an emulated one), not the kernel's */
+};
+
 struct command_desc {
 	size_t min_len;      /* smallest payload the handler may look at */
 	unsigned int max_fds; /* fds the message may carry */
 	handler_fn fn;
+	enum change change;
 };
 
 static const struct command_desc commands[VFIO_USER_MAX_COMMAND] = {
-	[VFIO_USER_VERSION] = { sizeof(struct vfio_user_version), 0, handle_version },
-	[VFIO_USER_DMA_MAP] = { sizeof(struct vfio_user_dma_map), 1, handle_dma_map },
-	[VFIO_USER_DMA_UNMAP] = { sizeof(struct vfio_user_dma_unmap), 0, handle_dma_unmap },
+	[VFIO_USER_VERSION] = { sizeof(struct vfio_user_version), 0, handle_version, CH_SESSION },
+	[VFIO_USER_DMA_MAP] = { sizeof(struct vfio_user_dma_map), 1, handle_dma_map, CH_FILES },
+	[VFIO_USER_DMA_UNMAP] = { sizeof(struct vfio_user_dma_unmap), 0, handle_dma_unmap, CH_FILES },
 	[VFIO_USER_DEVICE_GET_INFO] = { sizeof(struct vfio_user_device_info), 0, handle_device_get_info },
 	[VFIO_USER_DEVICE_GET_REGION_INFO] = { sizeof(struct vfio_user_region_info), 0, handle_region_info },
 	[VFIO_USER_DEVICE_GET_REGION_IO_FDS] = { sizeof(struct vfio_user_region_io_fds_request), 0,
 						 handle_region_io_fds },
 	[VFIO_USER_DEVICE_GET_IRQ_INFO] = { sizeof(struct vfio_user_irq_info), 0, handle_irq_info },
 	[VFIO_USER_DEVICE_SET_IRQS] = { sizeof(struct vfio_user_irq_set), VFIO_USER_SERVER_MAX_MSG_FDS,
-					handle_set_irqs },
+					handle_set_irqs, CH_FILES },
 	[VFIO_USER_REGION_READ] = { sizeof(struct vfio_user_region_access), 0, handle_region_read },
-	[VFIO_USER_REGION_WRITE] = { sizeof(struct vfio_user_region_access), 0, handle_region_write },
-	[VFIO_USER_DEVICE_RESET] = { 0, 0, handle_device_reset },
-	[VFIO_USER_REGION_WRITE_MULTI] = { sizeof(struct vfio_user_write_multi), 0, handle_region_write_multi },
+	[VFIO_USER_REGION_WRITE] = { sizeof(struct vfio_user_region_access), 0, handle_region_write, CH_DEVICE },
+	[VFIO_USER_DEVICE_RESET] = { 0, 0, handle_device_reset, CH_DEVICE },
+	[VFIO_USER_REGION_WRITE_MULTI] = { sizeof(struct vfio_user_write_multi), 0, handle_region_write_multi, CH_DEVICE },
 	[VFIO_USER_DEVICE_FEATURE] = { sizeof(struct vfio_user_device_feature), 0, handle_device_feature },
 	[VFIO_USER_MIG_DATA_READ] = { sizeof(struct vfio_user_mig_data), 0, handle_mig_data },
 	[VFIO_USER_MIG_DATA_WRITE] = { sizeof(struct vfio_user_mig_data), 0, handle_mig_data },
@@ -63,6 +72,13 @@ static int check_command(const struct vfio_user_header *hdr, size_t len, unsigne
 	return 0;
 }
 
+static void note_change(struct session *s, enum change c)
+{
+	if (!s->ctx->changed || c == CH_NONE || (c == CH_DEVICE && !s->ctx->backend->stateful))
+		return;
+	s->ctx->changed(s->ctx->changed_arg, c == CH_FILES);
+}
+
 int dispatch_message(struct session *s, const struct vfio_user_header *hdr, uint8_t *payload, size_t len, int *fds,
 		     unsigned int nfds, bool fds_truncated)
 {
@@ -78,7 +94,9 @@ int dispatch_message(struct session *s, const struct vfio_user_header *hdr, uint
 			log_warn("client attached file descriptors to a reply; disconnecting it");
 			return -EPROTO;
 		}
-		return dma_handle_reply(s, hdr, payload, len);
+		ret = dma_handle_reply(s, hdr, payload, len);
+		note_change(s, CH_DEVICE); /* the device's transfer went on */
+		return ret;
 	}
 	if (type != VFIO_USER_F_TYPE_COMMAND) {
 		log_warn("client sent a message of unknown type %u; disconnecting it", type);
@@ -94,6 +112,8 @@ int dispatch_message(struct session *s, const struct vfio_user_header *hdr, uint
 	ret = check_command(hdr, len, nfds, fds_truncated, &d);
 	if (!ret)
 		ret = d->fn(s, &rq, &rp);
+	if (d)
+		note_change(s, d->change); /* before the reply: a restart never misses what the client was told */
 	if (ret < 0)
 		log_debug("%s (msg %u): %s", vfio_user_command_name(hdr->cmd), hdr->msg_id, strerror(-ret));
 

@@ -119,7 +119,8 @@ static int save_session(struct server *srv, struct ho_state *st)
 	if (ret)
 		return ret;
 	h->rx_fds_msg = HO_NONE;
-	if (s->rx_fds_msg != SIZE_MAX) {
+	/* (a checkpoint in the middle of a message's dispatch: that message's fds are not read-ahead) */
+	if (s->rx_fds_msg != SIZE_MAX && s->rx_fds_msg >= s->rx_start) {
 		h->rx_fds_msg = (uint32_t)(s->rx_fds_msg - s->rx_start);
 		h->rx_fds_truncated = s->rx_fds_truncated;
 		for (unsigned int i = 0; i < s->rx_nfds; i++) {
@@ -133,7 +134,7 @@ static int save_session(struct server *srv, struct ho_state *st)
 	return save_windows(s, st);
 }
 
-static int save(struct server *srv, struct ho_state *st)
+int server_state_save(struct server *srv, struct ho_state *st)
 {
 	struct device_backend *b = srv->ctx.backend;
 	struct ho_server *h = &st->server;
@@ -167,7 +168,9 @@ void server_handover(struct server *srv)
 	srv->handover_pending = false;
 	srv->handover_waiting_logged = false;
 	ho_state_init(&st);
-	ret = save(srv, &st);
+	ret = server_state_save(srv, &st);
+	if (!ret && srv->store.on)
+		ret = fdstore_annotate(srv, &st, true); /* the successor keeps the store's names */
 	if (ret == -EBUSY) {
 		srv->handover_pending = true; /* the device's own DMA is in flight: next boundary */
 		ho_state_free(&st);
@@ -185,6 +188,7 @@ void server_handover(struct server *srv)
 		log_warn("hand-over: %s cannot hand over its state; serving on", srv->ctx.backend->name);
 	else
 		log_warn("hand-over did not happen (%s); serving on", strerror(-ret));
+	fdstore_republish(srv); /* a successor that refused may have put its own state memfds in our place */
 	free(buf);
 	ho_state_free(&st);
 }

@@ -312,6 +312,12 @@ static int watch_backend(struct server *srv)
 	return epoll_ctl(srv->ctx.epfd, EPOLL_CTL_ADD, b->event_fd, &ev);
 }
 
+/* The session's state changed (a message's effect, before its reply): into the fd store. */
+static void store_changed(void *arg, bool files)
+{
+	fdstore_checkpoint(arg, files);
+}
+
 /* A fresh server (st NULL), or the successor's side of a hand-over: the listening socket and the client's
  * session as the state says; their fds stay inheritable until the caller says the resume succeeded. */
 static int create(const struct server_options *opts, struct device_backend *backend, const struct ho_state *st,
@@ -328,6 +334,8 @@ static int create(const struct server_options *opts, struct device_backend *back
 	srv->ctx.epfd = -1;
 	srv->session.fd = -1;
 	srv->opts = *opts;
+	srv->store.state_fd[0] = opts->fd_store ? opts->store_state_fds[0] : -1;
+	srv->store.state_fd[1] = opts->fd_store ? opts->store_state_fds[1] : -1;
 	/* SIGTERM and SIGINT wait in a signalfd from before the socket exists: one that arrives while we set
 	 * up is served by the loop, and the socket is removed as on any stop. */
 	sigemptyset(&mask);
@@ -382,6 +390,16 @@ static int create(const struct server_options *opts, struct device_backend *back
 		if (ret)
 			goto fail_resume;
 	}
+	if (opts->fd_store) {
+		ret = fdstore_open(srv, st);
+		if (ret && st)
+			goto fail_resume;
+		if (ret)
+			goto fail;
+		srv->ctx.changed = store_changed;
+		srv->ctx.changed_arg = srv;
+		fdstore_checkpoint(srv, true);
+	}
 	*out = srv;
 	return 0;
 fail:
@@ -428,9 +446,12 @@ static int end_client(struct server *srv, int why)
 	int ret;
 
 	epoll_ctl(srv->ctx.epfd, EPOLL_CTL_DEL, s->fd, NULL);
+	/* systemd lets the client's files and the device's go before the device is revoked */
+	fdstore_forget_session(srv);
 	ret = session_end(s);
 	srv->have_client = false;
 	srv->retired = ret < 0;
+	fdstore_checkpoint(srv, true);
 	if (ret) {
 		log_info("client %lu gone (%s) after %llu messages", srv->clients, gone_why(why),
 			 (unsigned long long)s->messages);
@@ -460,6 +481,7 @@ void server_options_init(struct server_options *o)
 	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
 
 	o->listen_fd = -1;
+	o->store_state_fds[0] = o->store_state_fds[1] = -1;
 	o->send_timeout_ms = 5000;
 	o->max_dma_bytes = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
 }
@@ -517,6 +539,7 @@ static int accept_client(struct server *srv)
 	ret = server_epoll_set(srv, EPOLL_CTL_ADD, fd);
 	if (ret)
 		return end_client(srv, ret);
+	fdstore_checkpoint(srv, true);
 	log_info("client %lu connected", srv->clients);
 	return 0;
 }
@@ -601,8 +624,10 @@ int server_run(struct server *srv)
 			} else if (tag & EV_WATCH) {
 				struct fd_watch *w = &srv->ctx.watches[tag & ~EV_WATCH];
 
-				if (srv->have_client && w->fd >= 0)
+				if (srv->have_client && w->fd >= 0) {
 					w->fn(w->arg);
+					fdstore_checkpoint(srv, false);
+				}
 			} else if (fd == srv->sigfd) {
 				struct signalfd_siginfo si;
 
@@ -652,6 +677,7 @@ void server_destroy(struct server *srv)
 	if (srv->ctx.epfd >= 0)
 		close(srv->ctx.epfd);
 	srv->ctx.epfd = -1;
+	fdstore_close(&srv->store);
 	if (srv->sigfd >= 0)
 		close(srv->sigfd);
 	if (srv->signals_blocked)

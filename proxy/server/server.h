@@ -24,6 +24,9 @@ struct server_options {
 	unsigned int n_allow_uid;
 	gid_t allow_gid[SERVER_MAX_ALLOWED_IDS];
 	unsigned int n_allow_gid;
+	/* systemd's fd store: the session's files and state kept there, for a restart after a crash */
+	bool fd_store;
+	int store_state_fds[2]; /* a restart's state memfds (fdstore_recover), else -1 */
 };
 
 /* Defaults: umask permissions, anyone who can reach the socket may connect, a 5 s client timeout, DMA
@@ -43,6 +46,16 @@ struct ho_state;
  */
 int server_resume(const struct server_options *opts, struct device_backend *backend, const struct ho_state *st,
 		  struct server **out);
+/*
+ * A restart under systemd with --fd-store: 1 when the store holds a session to resume (st as a
+ * hand-over's state, its fds the stored files, state_fds the two state memfds), 0 when not (whatever
+ * the store held is closed and removed from it).
+ */
+int fdstore_recover(struct ho_state *st, int state_fds[2]);
+/* Whether systemd passed files in (LISTEN_FDS): a restart with a store to look at. */
+bool fdstore_restart_pending(void);
+/* A state taken from the store that cannot be served: its files (and the state) out of the store. */
+void fdstore_discard(const struct ho_state *st);
 /* The socket the server created (and removes at exit), or NULL for an inherited one. */
 const char *server_socket_path(const struct server *srv);
 /*

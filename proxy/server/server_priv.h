@@ -8,6 +8,24 @@
 #include "server/server.h"
 #include "server/session.h"
 
+/* One file kept in systemd's fd store: our fd of it, a duplicate that keeps it ours to compare, its name's id. */
+struct fdstore_entry {
+	int fd;
+	int mirror;
+	uint32_t id;
+};
+
+struct fdstore {
+	bool on;            /* --fd-store */
+	bool broken;        /* a store operation failed (logged once): no more checkpoints */
+	bool pending;       /* a checkpoint waits for the device's own DMA */
+	int state_fd[2];    /* the memfds the state is written to in turn (vup-state-0, -1) */
+	uint64_t generation;
+	uint32_t next_id;
+	struct fdstore_entry *e;
+	uint32_t n, cap;
+};
+
 struct server {
 	struct server_ctx ctx;
 	struct server_options opts;
@@ -22,6 +40,7 @@ struct server {
 	unsigned long clients;
 	bool handover_pending; /* SIGHUP came while DMA of ours was outstanding: hand over once it is not */
 	bool handover_waiting_logged;
+	struct fdstore store;
 };
 
 /* epoll data: an fd of the server's own (signals, listening socket, client), a backend's watch, or the
@@ -40,5 +59,20 @@ int server_epoll_set(struct server *srv, int op, int fd);
 void server_handover(struct server *srv);
 /* Whether a hand-over can happen now (no DMA of ours outstanding). */
 bool server_handover_ready(struct server *srv);
+/* The whole state as a hand-over passes it on (the fds still ours); -EBUSY while the device's own DMA is
+ * in flight, -ENOTSUP for a backend that cannot be handed over. */
+int server_state_save(struct server *srv, struct ho_state *st);
+
+/* fdstore.c: systemd's fd store (--fd-store). st: a resumed state with its store ids, or NULL. */
+int fdstore_open(struct server *srv, const struct ho_state *st);
+/* The state rewritten and the store made to hold its files (files_changed: they may have). */
+void fdstore_checkpoint(struct server *srv, bool files_changed);
+/* The store made to hold st's files, and st given their ids (a hand-over's state). 0 or -errno. */
+int fdstore_annotate(struct server *srv, struct ho_state *st, bool files_changed);
+/* Our state memfds into the store again (a successor that refused took them out). */
+void fdstore_republish(struct server *srv);
+/* Before the session's end: every file but the listening socket out of the store, and out of systemd. */
+void fdstore_forget_session(struct server *srv);
+void fdstore_close(struct fdstore *fs);
 
 #endif /* SERVER_SERVER_PRIV_H */

@@ -53,6 +53,9 @@ struct server_ctx {
 	uint8_t *tx_buf; /* SESSION_BUF_SIZE */
 	int epfd;        /* the event loop, or -1 (no fd can be watched) */
 	struct fd_watch watches[SERVER_MAX_WATCHES];
+	/* Optional: the session's state changed (files: the fds it holds may have), before the reply goes */
+	void (*changed)(void *arg, bool files);
+	void *changed_arg;
 };
 
 enum dma_msg_state { DMA_MSG_FREE, DMA_MSG_ACTIVE, DMA_MSG_CANCELLED };

@@ -70,6 +70,8 @@ void ho_state_free(struct ho_state *st)
 	free(st->windows);
 	free(st->session.rx);
 	free(st->vfio.irq_fds);
+	free(st->store.ids);
+	st->store.ids = NULL;
 	st->fds = NULL;
 	st->windows = NULL;
 	st->session.rx = NULL;
@@ -120,6 +122,19 @@ int ho_state_set_irq_fds(struct ho_state *st, const uint32_t *idx, uint32_t n)
 	free(st->vfio.irq_fds);
 	st->vfio.irq_fds = p;
 	st->vfio.nirq_fds = n;
+	return 0;
+}
+
+int ho_state_set_store_ids(struct ho_state *st, const uint32_t *ids)
+{
+	uint32_t *p = malloc((st->nfds ? st->nfds : 1) * sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, ids, st->nfds * sizeof(*p));
+	free(st->store.ids);
+	st->store.ids = p;
+	st->have_store = true;
 	return 0;
 }
 
@@ -273,6 +288,26 @@ static int rec_vfio(struct cur *c, struct ho_vfio *v)
 			return -ENOMEM;
 	}
 	c_bytes(c, v->irq_fds, v->nirq_fds * sizeof(uint32_t));
+	return 0;
+}
+
+/* The ids, one per fd of the table (the FDS record comes first, so nfds is known here). */
+static int rec_store(struct cur *c, struct ho_state *st)
+{
+	uint32_t n = st->nfds;
+
+	C_NUM(c, &st->store.generation);
+	C_NUM(c, &n);
+	if (c->fail)
+		return 0;
+	if (n != st->nfds || (size_t)n * sizeof(uint32_t) > c->len - c->off)
+		return -EINVAL;
+	if (!c->write) {
+		st->store.ids = malloc((n ? n : 1) * sizeof(uint32_t));
+		if (!st->store.ids)
+			return -ENOMEM;
+	}
+	c_bytes(c, st->store.ids, n * sizeof(uint32_t));
 	return 0;
 }
 
@@ -491,6 +526,34 @@ static int check_vfio(struct checker *k, const struct ho_vfio *v)
 	return 0;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int check_store(struct checker *k, const struct ho_store *s)
+{
+	uint32_t n = k->st->nfds, *sorted;
+	int ret = 0;
+
+	if (!s->generation || (n && !s->ids))
+		return bad(k, "the fd store record has generation 0 or no ids");
+	sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	memcpy(sorted, s->ids, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_u32);
+	if (n && (sorted[0] == 0 || sorted[n - 1] >= (1u << 31)))
+		ret = bad(k, "an fd store id is out of range");
+	for (uint32_t i = 1; i < n && !ret; i++)
+		if (sorted[i] == sorted[i - 1])
+			ret = bad(k, "fd store id %u is listed twice", sorted[i]);
+	free(sorted);
+	return ret;
+}
+
 static int check_state(const struct ho_state *st, char *why, size_t why_len)
 {
 	struct checker k = { .st = st, .why = why, .why_len = why_len };
@@ -520,6 +583,8 @@ static int check_state(const struct ho_state *st, char *why, size_t why_len)
 		ret = check_emulated(&k, &st->emu);
 	if (!ret && st->have_vfio)
 		ret = check_vfio(&k, &st->vfio);
+	if (!ret && st->have_store)
+		ret = check_store(&k, &st->store);
 	for (uint32_t i = 0; !ret && i < st->nfds; i++)
 		if (!k.seen[i])
 			ret = bad(&k, "fd index %u is referenced by nothing", i);
@@ -569,6 +634,11 @@ static int out_vfio(struct cur *c, struct ho_state *st, uint32_t i)
 	return rec_vfio(c, &st->vfio);
 }
 
+static int out_store(struct cur *c, struct ho_state *st, uint32_t i)
+{
+	return rec_store(c, st);
+}
+
 static size_t pad8(size_t n)
 {
 	return (n + 7) & ~(size_t)7;
@@ -598,6 +668,7 @@ int ho_encode(const struct ho_state *cst, uint8_t **out, size_t *out_len)
 		{ HO_REC_WINDOW, out_window, st->nwindows },
 		{ HO_REC_EMULATED, out_emulated, st->have_emulated },
 		{ HO_REC_VFIO, out_vfio, st->have_vfio },
+		{ HO_REC_STORE, out_store, st->have_store },
 	};
 	size_t total = HO_HEADER_SIZE;
 	uint32_t nrec = 0;
@@ -658,7 +729,7 @@ uint32_t ho_peek_version(const uint8_t *buf, size_t len)
 
 static int decode_record(uint32_t type, struct cur *c, struct ho_state *st, uint32_t *seen_mask)
 {
-	if (type < HO_REC_FDS || type > HO_REC_VFIO)
+	if (type < HO_REC_FDS || type > HO_REC_STORE)
 		return -ENOENT;
 	if (*seen_mask >> (type + 1))
 		return -EDOM; /* the encoder's order only: one state, one encoding */
@@ -687,9 +758,12 @@ static int decode_record(uint32_t type, struct cur *c, struct ho_state *st, uint
 		st->have_emulated = true;
 		rec_emulated(c, &st->emu);
 		return 0;
-	default:
+	case HO_REC_VFIO:
 		st->have_vfio = true;
 		return rec_vfio(c, &st->vfio);
+	default:
+		st->have_store = true;
+		return rec_store(c, st);
 	}
 }
 
@@ -718,7 +792,7 @@ int ho_decode(const uint8_t *buf, size_t len, struct ho_state *st, char *why, si
 	if (state_crc(buf, len) != crc)
 		return bad(&k, "CRC mismatch (%#x, computed %#x)", crc, state_crc(buf, len));
 	nrec = get32(buf + 28);
-	if (nrec > HO_MAX_WINDOWS + 6)
+	if (nrec > HO_MAX_WINDOWS + 7)
 		return bad(&k, "%u records", nrec);
 	for (uint32_t r = 0; r < nrec; r++) {
 		uint32_t type, plen;

@@ -46,6 +46,7 @@ enum ho_record {
 	HO_REC_WINDOW = 5,
 	HO_REC_EMULATED = 6,
 	HO_REC_VFIO = 7,
+	HO_REC_STORE = 8,
 };
 
 struct ho_server {
@@ -132,6 +133,16 @@ struct ho_vfio {
 	uint32_t *irq_fds;  /* fd indexes (HO_NONE: a vector without a trigger), index by index (owned) */
 };
 
+/*
+ * systemd's file descriptor store (--fd-store): each fd of the state is kept there under the name
+ * "vup-<id>", and the state itself, rewritten after every change, in two memfds; the newer valid one
+ * (by generation) is what a restarted proxy resumes from.
+ */
+struct ho_store {
+	uint64_t generation; /* > 0, one more at every rewrite */
+	uint32_t *ids;       /* nfds of them, one per fd index, each > 0 and < 2^31, all different (owned) */
+};
+
 struct ho_state {
 	uint32_t nfds;
 	int32_t *fds; /* the fd numbers, nfds of them (owned) */
@@ -144,6 +155,8 @@ struct ho_state {
 	struct ho_emulated emu;
 	bool have_vfio; /* at most one of have_emulated and have_vfio */
 	struct ho_vfio vfio;
+	bool have_store;
+	struct ho_store store;
 };
 
 void ho_state_init(struct ho_state *st);
@@ -154,6 +167,8 @@ uint32_t ho_state_add_fd(struct ho_state *st, int fd);
 int ho_state_add_window(struct ho_state *st, const struct ho_window *w);
 /* Sets the VFIO record's kept interrupt fd indexes (copied): 0, -E2BIG or -ENOMEM. */
 int ho_state_set_irq_fds(struct ho_state *st, const uint32_t *idx, uint32_t n);
+/* Sets the store record's ids (copied; as many as st->nfds): 0 or -ENOMEM. */
+int ho_state_set_store_ids(struct ho_state *st, const uint32_t *ids);
 /* Sets the read-ahead bytes (copied); 0, -E2BIG or -ENOMEM. */
 int ho_state_set_rx(struct ho_state *st, const void *buf, size_t len);
 

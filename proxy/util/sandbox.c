@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <linux/kcmp.h>
 
 #include "util/log.h"
 
@@ -86,7 +89,37 @@ static const int allowed[] = {
 	SCMP_SYS(write), SCMP_SYS(writev),
 };
 
-int sandbox_enter_seccomp(void)
+/* --fd-store: what libsystemd's sd_pid_notify_with_fds and sd_notify_barrier call, no more (and kcmp on files). */
+static int allow_fd_store(scmp_filter_ctx ctx)
+{
+	const struct scmp_arg_cmp unix_dgram[] = {
+		{ .arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_UNIX },
+		{ .arg = 1, .op = SCMP_CMP_EQ, .datum_a = SOCK_DGRAM | SOCK_CLOEXEC },
+	};
+	const struct scmp_arg_cmp sndbuf[] = {
+		{ .arg = 1, .op = SCMP_CMP_EQ, .datum_a = SOL_SOCKET },
+		{ .arg = 2, .op = SCMP_CMP_EQ, .datum_a = SO_SNDBUF },
+	};
+	const struct scmp_arg_cmp sndbufforce[] = {
+		{ .arg = 1, .op = SCMP_CMP_EQ, .datum_a = SOL_SOCKET },
+		{ .arg = 2, .op = SCMP_CMP_EQ, .datum_a = SO_SNDBUFFORCE },
+	};
+	const struct scmp_arg_cmp kcmp_file = { .arg = 2, .op = SCMP_CMP_EQ, .datum_a = KCMP_FILE };
+	const int plain[] = { SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid), SCMP_SYS(pipe2) };
+	int ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, unix_dgram);
+
+	if (!ret)
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2, sndbuf);
+	if (!ret)
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2, sndbufforce);
+	if (!ret)
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kcmp), 1, &kcmp_file);
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]) && !ret; i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, plain[i], 0);
+	return ret;
+}
+
+int sandbox_enter_seccomp(bool fd_store)
 {
 	struct sigaction sa;
 	scmp_filter_ctx ctx;
@@ -110,6 +143,8 @@ int sandbox_enter_seccomp(void)
 
 		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(rt_sigaction), 1, &sigbus);
 	}
+	if (!ret && fd_store)
+		ret = allow_fd_store(ctx);
 	if (!ret)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);
@@ -117,6 +152,7 @@ int sandbox_enter_seccomp(void)
 		log_error("cannot install the seccomp filter: %s", strerror(-ret));
 		return ret;
 	}
-	log_info("seccomp: %zu system calls allowed", sizeof(allowed) / sizeof(allowed[0]) + 1);
+	log_info("seccomp: %zu system calls allowed%s", sizeof(allowed) / sizeof(allowed[0]) + 1,
+		 fd_store ? ", and what the fd store needs (socket, setsockopt, pipe2, kcmp and the ids)" : "");
 	return 0;
 }
