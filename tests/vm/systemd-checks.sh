@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/vm/systemd-checks.sh: the systemd guest's bench (vup-bench.service): the project as make install put it, under Debian's own systemd and udevd; bind a device, the rule starts its unit, the socket serves the client checks inside the unit's sandbox, unbind stops it.
+# tests/vm/systemd-checks.sh: the systemd guest's bench (vup-bench.service): the project as make install put it, under Debian's own systemd and udevd; bind a device, the rule starts its unit (Type=notify), the socket serves the client checks inside the unit's sandbox, systemctl reload hands a client's session over, unbind stops it.
 #
 # Reports on the console as tests/vm/report.sh says; powers the guest off at the end.
 set -uo pipefail
@@ -66,6 +66,68 @@ else
 	fail unit-security-score "systemd-analyze security printed no overall exposure level"
 fi
 
+# reload LABEL BDF SOCK: with a client's session open on SOCK, `systemctl reload` hands the proxy over
+# (ExecReload=upgrade --pid $MAINPID): the reload succeeds, the main pid changes (the unit's --seccomp: the
+# privileged helper starts the successor), the old one is gone, the unit stays active, the session
+# carries on (vm-trust --session-until), the journal has upgrade's line and no failure.
+reload() {
+	local label=$1 bdf=$2 sock=$3 unit="vfio-user-proxy@$2.service" old new cursor t0 client
+	local stop=/tmp/session.stop log=/tmp/session.log
+	rm -f "$stop" "$log"
+	old=$(systemctl show -p MainPID --value "$unit")
+	if [ "$(systemctl show -p Type --value "$unit")" = notify ] && unit_active "$bdf" &&
+		[ "$(systemctl show -p StatusText --value "$unit")" = serving ]; then
+		pass "$label.notify-ready"
+	else
+		fail "$label.notify-ready" "Type=$(systemctl show -p Type --value "$unit"), $(systemctl is-active "$unit"), status '$(systemctl show -p StatusText --value "$unit")'"
+	fi
+	cursor=$(journalctl -u "$unit" -n 1 --show-cursor -o cat 2>/dev/null | sed -n 's/^-- cursor: //p')
+	vm-trust --socket "$sock" --label "$label" --session-until "$stop" >"$log" 2>&1 &
+	client=$!
+	if ! wait_for 20 grep -q "session up" "$log"; then
+		fail "$label.reload" "no client session on $sock:"
+		dump "$log"
+		kill "$client" 2>/dev/null
+		wait "$client" 2>/dev/null
+		return
+	fi
+	t0=$(now_ms)
+	if systemctl reload "$unit" >/tmp/reload.log 2>&1; then
+		echo "MEASURE $label.reload $(($(now_ms) - t0)) ms (systemctl reload: upgrade until the successor serves)"
+		pass "$label.reload"
+	else
+		fail "$label.reload" "systemctl reload $unit failed:"
+		dump /tmp/reload.log
+	fi
+	new=$(systemctl show -p MainPID --value "$unit")
+	if [ -n "$new" ] && [ "$new" != 0 ] && [ "$new" != "$old" ] && wait_for 10 sh -c "! kill -0 $old 2>/dev/null" &&
+		[ "$(awk '/^Seccomp:/ { print $2 }' "/proc/$new/status")" = 2 ] &&
+		[ "$(awk '/^Uid:/ { print $2 }' "/proc/$new/status")" = "$(id -u vfio-user-proxy)" ]; then
+		pass "$label.reload-new-mainpid"
+	else
+		fail "$label.reload-new-mainpid" "MainPID $old -> $new; old $(kill -0 "$old" 2>/dev/null && echo alive || echo gone)"
+	fi
+	if unit_active "$bdf" && [ "$(systemctl show -p StatusText --value "$unit")" = "serving (handed over)" ]; then
+		pass "$label.reload-unit-active"
+	else
+		fail "$label.reload-unit-active" "$(systemctl is-active "$unit"), status '$(systemctl show -p StatusText --value "$unit")'"
+	fi
+	touch "$stop"
+	wait "$client"
+	tee -a "$RESULTS" <"$log"
+	grep -q "^PASS $label.session-across-reload" "$log" || grep -q "^FAIL $label.session-across-reload" "$log" ||
+		fail "$label.session-across-reload" "vm-trust said nothing"
+	journalctl -u "$unit" -o cat ${cursor:+--after-cursor "$cursor"} >/tmp/j.log 2>&1
+	if grep -q "upgraded: pid $old -> $new" /tmp/j.log && grep -q "hand-over: serving as pid $new" /tmp/j.log &&
+		! grep -Eqi " error: |seccomp stopped|failed|refused" /tmp/j.log; then
+		pass "$label.reload-journal"
+	else
+		fail "$label.reload-journal" "the unit's journal since the reload:"
+		dump /tmp/j.log
+	fi
+	grep -q "not our child" /tmp/j.log && echo "INFO $label: systemd: $(grep -m1 'not our child' /tmp/j.log)"
+}
+
 # serve LABEL BDF KIND: bind BDF with the proxy's own command; the rule starts the unit; its socket
 # serves vm-checks; the sandbox is in force; unbind gives the device back to DRIVER_BEFORE.
 serve() {
@@ -127,6 +189,8 @@ serve() {
 	timeout "$CHECK_TIMEOUT" vm-checks --socket "$sock" --label "$label" --kind "$kind" --proxy-pid "$pid" 2>&1 |
 		tee -a "$RESULTS" || grep -q "^FAIL $label\." "$RESULTS" ||
 		fail "$label.vm-checks" "vm-checks exited non-zero without a FAIL line"
+	reload "$label" "$bdf" "$sock"
+	pid=$(systemctl show -p MainPID --value "vfio-user-proxy@$bdf.service")
 	# Restart=on-failure: a proxy killed is started again by systemd, on the same socket
 	kill -KILL "$pid"
 	if wait_for 30 restarted "$bdf" "$pid" && wait_for 10 test -S "$sock" &&

@@ -1,4 +1,4 @@
-/* vm_trust.c: the guest bench's trust-boundary checks: a departed client that keeps the device fd, the per-client DMA limit under real VFIO pinning; one PASS/FAIL line each. */
+/* vm_trust.c: the guest bench's trust-boundary checks: a departed client that keeps the device fd, the per-client DMA limit under real VFIO pinning, one session kept across a supervisor's reload; one PASS/FAIL line each. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -109,15 +109,65 @@ static void sparse(const char *label, const char *sock, uint64_t size)
 	close(fd);
 }
 
+/*
+ * One session held until the file stop exists (the bench reloads the unit meanwhile, a hand-over): a
+ * config byte written at the start (the interrupt line, which vfio-pci and the model keep as written)
+ * and the vendor ID read back again and again, every answer the same; the longest wait for one reported.
+ */
+#define CFG_IRQ_LINE 0x3c
+#define SESSION_MS 120000
+static void session_until(const char *label, const char *sock, const char *stop)
+{
+	uint8_t line = 0x5a, got = 0;
+	uint16_t vendor = 0, v;
+	long t0, last, worst = 0;
+	unsigned long reads = 0;
+	struct vuc *c;
+	int r = vm_client(sock, REPLY_MS, &c);
+
+	if (r < 0) {
+		vm_verdict(label, "session-across-reload", false, "connect and VERSION: %s", strerror(-r));
+		return;
+	}
+	if ((r = vuc_config_write(c, CFG_IRQ_LINE, &line, 1)) < 0 || (r = vuc_config_read(c, 0, &vendor, 2)) < 0) {
+		vm_verdict(label, "session-across-reload", false, "first config access: %s", strerror(-r));
+		vuc_close(c);
+		return;
+	}
+	printf("INFO %s session up (vendor %#06x)\n", label, vendor);
+	t0 = last = vm_now_ms();
+	while (access(stop, F_OK) != 0 && vm_now_ms() - t0 < SESSION_MS) {
+		long now;
+
+		v = 0;
+		got = 0;
+		if ((r = vuc_config_read(c, 0, &v, 2)) < 0 || (r = vuc_config_read(c, CFG_IRQ_LINE, &got, 1)) < 0 ||
+		    v != vendor || got != line)
+			break;
+		reads++;
+		now = vm_now_ms();
+		if (now - last > worst)
+			worst = now - last;
+		last = now;
+		usleep(2000);
+	}
+	if (vm_verdict(label, "session-across-reload", r >= 0 && v == vendor && got == line && access(stop, F_OK) == 0,
+		       "after %lu reads: %s (vendor %#06x, interrupt line %#04x)", reads,
+		       r < 0 ? strerror(-r) : access(stop, F_OK) ? "never told to stop" : "a changed answer", v, got))
+		printf("MEASURE %s.session-longest-wait %ld ms (%lu reads)\n", label, worst, reads);
+	vuc_close(c);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },   { "label", required_argument, NULL, 'l' },
 		{ "proxy-pid", required_argument, NULL, 'p' }, { "hold-device-fd", no_argument, NULL, 'H' },
 		{ "serves", no_argument, NULL, 'S' },          { "dma-limit", required_argument, NULL, 'L' },
-		{ "sparse", required_argument, NULL, 'P' },    { NULL, 0, NULL, 0 },
+		{ "sparse", required_argument, NULL, 'P' },    { "session-until", required_argument, NULL, 'U' },
+		{ NULL, 0, NULL, 0 },
 	};
-	const char *sock = NULL, *label = "trust";
+	const char *sock = NULL, *label = "trust", *stop = NULL;
 	uint64_t limit = 0, sparse_size = 0;
 	bool hold = false, serve = false;
 	pid_t pid = 0;
@@ -147,9 +197,12 @@ int main(int argc, char **argv)
 		case 'P':
 			sparse_size = strtoull(optarg, NULL, 0);
 			break;
+		case 'U':
+			stop = optarg;
+			break;
 		default:
 			fprintf(stderr, "usage: vm-trust --socket PATH [--label L] [--proxy-pid N --hold-device-fd] "
-					"[--serves] [--dma-limit BYTES] [--sparse BYTES]\n");
+					"[--serves] [--dma-limit BYTES] [--sparse BYTES] [--session-until FILE]\n");
 			return 2;
 		}
 	}
@@ -165,5 +218,7 @@ int main(int argc, char **argv)
 		dma_limit(label, sock, limit);
 	if (sparse_size)
 		sparse(label, sock, sparse_size);
+	if (stop)
+		session_until(label, sock, stop);
 	return vm_failures ? 1 : 0;
 }
