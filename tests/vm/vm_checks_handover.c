@@ -462,8 +462,8 @@ static void counts_round(struct ho *h, unsigned int r)
 		note(h, C_FDS, r, "pid %d has %d fds, pid %d had %d before the first", (int)pid, fds, (int)h->pids[0],
 		     h->fds0);
 	if (maps != h->maps0)
-		note(h, C_MAPS, r, "pid %d has %d mappings (of files, memfds, devices), pid %d had %d before the first", (int)pid, maps,
-		     (int)h->pids[0], h->maps0);
+		note(h, C_MAPS, r, "pid %d has %d mappings (of files, memfds, devices), pid %d had %d before the first",
+		     (int)pid, maps, (int)h->pids[0], h->maps0);
 }
 
 static int check_handover_setup(struct ctx *x, char *why, size_t len)
