@@ -300,7 +300,7 @@ int cli_serve_run(struct cli_serve *c, struct device_backend *backend)
 	 * starting a hand-over's successor) goes to a helper forked now.
 	 */
 	if (c->user || c->seccomp) {
-		ret = privsep_start(backend->reopen_path, c->user ? server_socket_path(srv) : NULL);
+		ret = privsep_start(backend->reopen_path, c->user ? server_socket_path(srv) : NULL, c->server.fd_store);
 		if (ret)
 			log_error("cannot start the privileged helper: %s", strerror(-ret));
 	}
@@ -346,7 +346,7 @@ int cli_serve_resume(struct cli_serve *c, cli_rebuild_fn rebuild, const char *re
 	 * (every fd is inherited); the helper keeps what later needs them, as for a fresh start.
 	 */
 	if (c->user || c->seccomp)
-		ret = privsep_start(reopen_path, c->user ? c->server.socket_path : NULL);
+		ret = privsep_start(reopen_path, c->user ? c->server.socket_path : NULL, c->server.fd_store);
 	if (ret)
 		refuse(c, &st, "cannot start the privileged helper", ret);
 	if (c->user && (ret = sandbox_drop_to_user(c->user, c->server.max_dma_bytes)))

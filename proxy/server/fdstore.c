@@ -30,12 +30,21 @@ static bool same_file(int a, int b)
 	return syscall(SYS_kcmp, pid, pid, KCMP_FILE, a, b) == 0;
 }
 
+/* The store no longer follows the session: its state goes too, so that a restart starts afresh rather
+ * than resuming a stale one. */
 static void broken(struct fdstore *fs, const char *what, int err)
 {
-	if (!fs->broken)
-		log_warn("fd store: %s failed (%s): a restart after a crash will not resume this session", what,
-			 strerror(err));
+	if (fs->broken)
+		return;
+	log_warn("fd store: %s failed (%s): a restart after a crash will not resume this session", what,
+		 strerror(err));
 	fs->broken = true;
+	for (int i = 0; i < 2; i++) {
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=" STATE_NAME "%d", i);
+		sd_notify(0, msg);
+	}
 }
 
 static int push(struct fdstore *fs, int fd, const char *name)

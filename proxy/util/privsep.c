@@ -209,7 +209,8 @@ static void forward_signal(pid_t successor)
 		kill(successor, sig);
 }
 
-static void __attribute__((noreturn)) helper_main(const char *open_path, const char *unlink_path)
+static void __attribute__((noreturn)) helper_main(const char *open_path, const char *unlink_path,
+						  bool keep_on_death)
 {
 	struct stat sock_st;
 	bool have_sock = unlink_path && lstat(unlink_path, &sock_st) == 0;
@@ -262,14 +263,14 @@ static void __attribute__((noreturn)) helper_main(const char *open_path, const c
 		if (fd >= 0)
 			close(fd);
 	}
-	if (have_sock)
+	if (have_sock && !keep_on_death)
 		unlink_if_ours(unlink_path, &sock_st); /* the proxy died before it could ask */
 	_exit(0);
 }
 
 /* ---- the proxy's side ---- */
 
-int privsep_start(const char *open_path, const char *unlink_path)
+int privsep_start(const char *open_path, const char *unlink_path, bool keep_on_death)
 {
 	int sv[2];
 	pid_t pid;
@@ -307,7 +308,7 @@ int privsep_start(const char *open_path, const char *unlink_path)
 		/* the proxy's fds are gone from here: say so (it waits, see below) */
 		if (send(HELPER_FD, &ready, 1, MSG_NOSIGNAL) != 1)
 			_exit(1);
-		helper_main(helper_open_path, helper_unlink_path);
+		helper_main(helper_open_path, helper_unlink_path, keep_on_death);
 	}
 	close(sv[1]);
 	/*

@@ -10,9 +10,10 @@
  * may do exactly three things: open open_path read-write (NULL: nothing), remove the socket at
  * unlink_path if it is still the one there now (NULL: nothing), and start a hand-over's successor with
  * the fds the proxy sends it for that (privsep_handover); it holds none of the proxy's other fds and
- * exits when the proxy does, removing that socket if the proxy could not ask (it died). 0 or -errno.
+ * exits when the proxy does, removing that socket if the proxy could not ask (it died) unless
+ * keep_on_death (--fd-store: the socket waits in systemd's store for the restart). 0 or -errno.
  */
-int privsep_start(const char *open_path, const char *unlink_path);
+int privsep_start(const char *open_path, const char *unlink_path, bool keep_on_death);
 /* open(path, O_RDWR | O_CLOEXEC): through the helper when it was given path, else directly. fd or -errno. */
 int privsep_open_node(const char *path);
 /* unlink(path): through the helper when it was given path, else directly. 0 or -errno. */

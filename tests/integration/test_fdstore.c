@@ -147,6 +147,8 @@ static bool stored_inode(const struct stat *st)
 }
 
 /* The proxy as systemd starts it: the stored files as fds 3.., LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID. */
+static const char *extra_arg; /* one more option for the proxy, or NULL */
+
 static void spawn(bool with_store)
 {
 	const char *bin = getenv("PROXY_BIN") ? getenv("PROXY_BIN") : "build/dbg/vfio-user-proxy";
@@ -160,6 +162,10 @@ static void spawn(bool with_store)
 	argv[n++] = "--socket-path";
 	argv[n++] = T.p.socket_path;
 	argv[n++] = "--fd-store";
+	if (extra_arg) {
+		argv[n++] = "--user";
+		argv[n++] = extra_arg;
+	}
 	n = proxy_add_args(&T.p, argv, n, 32);
 	pthread_mutex_lock(&S.lock);
 	nst = with_store ? S.n : 0;
@@ -279,6 +285,7 @@ static int case_setup(void **state)
 
 	(void)state;
 	memset(&T, 0, sizeof(T));
+	extra_arg = NULL;
 	T.win_fd = -1;
 	for (unsigned int i = 0; i < EDU_MSIX_VECTORS; i++)
 		T.msix[i] = -1;
@@ -289,8 +296,8 @@ static int case_setup(void **state)
 	unlink(S.path);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", S.path);
 	S.sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (S.sock < 0 || bind(S.sock, (struct sockaddr *)&sa, sizeof(sa)))
-		return -1;
+	if (S.sock < 0 || bind(S.sock, (struct sockaddr *)&sa, sizeof(sa)) || chmod(S.path, 0666))
+		return -1; /* (systemd's is writable by any process of the unit, also after --user) */
 	setenv("NOTIFY_SOCKET", S.path, 1);
 	pthread_mutex_init(&S.lock, NULL);
 	return pthread_create(&S.thread, NULL, pump, NULL);
@@ -344,6 +351,32 @@ static void test_crash_resumes_session(void **state)
 	check_device();
 	assert_int_equal(vuc_read32(T.c, BAR0, EDU_REG_ID, &v), 0);
 	assert_int_equal(proxy_stop_within(&T.p, 5000), 0);
+}
+
+/* Run as --user: the privileged helper leaves the socket in place when the proxy is killed (the store
+ * holds it for the restart), and the restarted proxy serves this client and the next. */
+static void test_crash_as_user(void **state)
+{
+	struct stat st;
+
+	(void)state;
+	extra_arg = "nobody";
+	start_fresh();
+	set_up_device();
+	kill_hard();
+	usleep(200000); /* the helper has seen the proxy go */
+	assert_int_equal(stat(T.p.socket_path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	spawn(true);
+	assert_true(wait_log("resuming the session", 10000));
+	check_device();
+	vuc_close(T.c);
+	T.c = NULL;
+	assert_true(wait_log("client 1 gone", 5000));
+	T.c = proxy_client(&T.p); /* the next client, on the same socket path */
+	assert_non_null(T.c);
+	assert_int_equal(proxy_stop_within(&T.p, 5000), 0);
+	assert_int_not_equal(stat(T.p.socket_path, &st), 0); /* removed at the clean stop */
 }
 
 /* A client that leaves takes its memory and connection out of the store (and the proxy waited for it). */
@@ -409,6 +442,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_crash_resumes_session, case_setup, case_teardown),
+		cmocka_unit_test_setup_teardown(test_crash_as_user, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_departed_client_leaves_store, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_store_starts_fresh, case_setup, case_teardown),
 	};
