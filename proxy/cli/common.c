@@ -353,7 +353,7 @@ int cli_serve_resume(struct cli_serve *c, cli_rebuild_fn rebuild, const char *re
 		refuse(c, &st, "cannot drop to --user", ret);
 	if (c->resume.state_fd >= 0) {
 		handover_load(&c->resume, &st);
-	} else if (fdstore_recover(&st, c->server.store_state_fds) != 1) {
+	} else if (fdstore_recover(&st, c->server.store_fds) != 1) {
 		/* (the store is empty now) */
 		log_error("fd store: no session to resume; exiting, for a fresh start");
 		privsep_abandon();

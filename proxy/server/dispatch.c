@@ -72,11 +72,12 @@ static int check_command(const struct vfio_user_header *hdr, size_t len, unsigne
 	return 0;
 }
 
-static void note_change(struct session *s, enum change c)
+static void note_change(struct session *s, enum change c, const struct vfio_user_header *reply, const void *payload,
+			size_t len)
 {
-	if (!s->ctx->changed || c == CH_NONE || (c == CH_DEVICE && !s->ctx->backend->stateful))
+	if (!s->ctx->store || c == CH_NONE || (c == CH_DEVICE && !s->ctx->backend->stateful))
 		return;
-	s->ctx->changed(s->ctx->changed_arg, c == CH_FILES);
+	s->ctx->store->changed(s->ctx->store_arg, c == CH_FILES, reply, payload, len);
 }
 
 int dispatch_message(struct session *s, const struct vfio_user_header *hdr, uint8_t *payload, size_t len, int *fds,
@@ -87,6 +88,7 @@ int dispatch_message(struct session *s, const struct vfio_user_header *hdr, uint
 	struct request rq = { .hdr = hdr, .payload = payload, .len = len, .fds = fds, .nfds = nfds };
 	struct reply rp = { .payload = s->ctx->tx_buf, .cap = SESSION_BUF_SIZE, .len = 0, .fd = -1 };
 	struct vfio_user_header out;
+	bool no_reply;
 	int ret;
 
 	if (type == VFIO_USER_F_TYPE_REPLY) {
@@ -95,7 +97,9 @@ int dispatch_message(struct session *s, const struct vfio_user_header *hdr, uint
 			return -EPROTO;
 		}
 		ret = dma_handle_reply(s, hdr, payload, len);
-		note_change(s, CH_DEVICE); /* the device's transfer went on */
+		note_change(s, CH_DEVICE, NULL, NULL, 0); /* the device's transfer went on */
+		if (s->peek && !ret)
+			ret = session_consume(s, sizeof(*hdr) + len);
 		return ret;
 	}
 	if (type != VFIO_USER_F_TYPE_COMMAND) {
@@ -109,16 +113,14 @@ int dispatch_message(struct session *s, const struct vfio_user_header *hdr, uint
 		return -EPROTO;
 	}
 
+	if (s->ctx->store)
+		s->ctx->store->begin(s->ctx->store_arg, hdr);
 	ret = check_command(hdr, len, nfds, fds_truncated, &d);
 	if (!ret)
 		ret = d->fn(s, &rq, &rp);
-	if (d)
-		note_change(s, d->change); /* before the reply: a restart never misses what the client was told */
 	if (ret < 0)
 		log_debug("%s (msg %u): %s", vfio_user_command_name(hdr->cmd), hdr->msg_id, strerror(-ret));
 
-	if (hdr->flags & VFIO_USER_F_NO_REPLY)
-		return 0;
 	out.msg_id = hdr->msg_id;
 	out.cmd = hdr->cmd;
 	out.error_no = 0;
@@ -132,8 +134,25 @@ int dispatch_message(struct session *s, const struct vfio_user_header *hdr, uint
 		out.flags = VFIO_USER_F_TYPE_REPLY;
 		out.msg_size = (uint32_t)(sizeof(out) + rp.len);
 	}
+	no_reply = hdr->flags & VFIO_USER_F_NO_REPLY;
+	/* before the reply: a restart never misses what the client was told, and can tell it again */
+	if (d)
+		note_change(s, d->change, no_reply ? NULL : &out, rp.payload, rp.len);
+	if (no_reply) {
+		ret = s->peek ? session_consume(s, sizeof(*hdr) + len) : 0;
+		if (s->ctx->store)
+			s->ctx->store->end(s->ctx->store_arg);
+		return ret;
+	}
+	if (s->ctx->store)
+		s->ctx->store->sending(s->ctx->store_arg);
 	ret = session_send(s, &out, rp.payload, rp.len, NULL, 0, rp.fd);
 	if (ret)
 		log_debug("reply to %s not sent: %s", vfio_user_command_name(hdr->cmd), strerror(-ret));
+	/* answered: only now does the request leave the socket (a restart before would handle it again) */
+	if (!ret && s->peek)
+		ret = session_consume(s, sizeof(*hdr) + len);
+	if (s->ctx->store)
+		s->ctx->store->end(s->ctx->store_arg);
 	return ret;
 }

@@ -15,10 +15,12 @@
 #include <linux/kcmp.h>
 #include <systemd/sd-daemon.h>
 
+#include "server/fdstore_journal.h"
 #include "util/handover_state.h"
 #include "util/log.h"
 
 #define STATE_NAME "vup-state-" /* + 0 or 1: the two memfds the state is written to, in turn */
+#define JOURNAL_NAME "vup-journal" /* the message being handled (fdstore_journal.c) */
 #define FD_PREFIX "vup-"        /* + id: every other file */
 #define BARRIER_USEC (5u * 1000000u)
 
@@ -153,7 +155,7 @@ static int sync_files(struct fdstore *fs, const struct ho_state *st, uint32_t *i
 /* The encoded state into the older of the two memfds: a crash mid-write leaves the other one whole. */
 static int write_state(struct fdstore *fs, const uint8_t *buf, size_t len)
 {
-	int fd = fs->state_fd[(fs->generation + 1) & 1];
+	int fd = fs->files[(fs->generation + 1) & 1];
 
 	if (ftruncate(fd, (off_t)len) || pwrite(fd, buf, len, 0) != (ssize_t)len)
 		return -errno;
@@ -221,7 +223,7 @@ void fdstore_republish(struct server *srv)
 
 		snprintf(name, sizeof(name), STATE_NAME "%d", i);
 		drop(fs, name);
-		push(fs, fs->state_fd[i], name);
+		push(fs, fs->files[i], name);
 	}
 }
 
@@ -242,18 +244,22 @@ void fdstore_forget_session(struct server *srv)
 		broken(fs, "waiting for systemd to drop the session's files", -ret);
 }
 
-static int state_memfd(struct fdstore *fs, int i)
+/* Store file i (vup-state-0, -1, the journal): a restart's own, else a new memfd in place of any predecessor's. */
+static int store_file(struct fdstore *fs, int i)
 {
 	char name[32];
 	int fd;
 
-	if (fs->state_fd[i] >= 0)
+	if (i < 2)
+		snprintf(name, sizeof(name), STATE_NAME "%d", i);
+	else
+		snprintf(name, sizeof(name), JOURNAL_NAME);
+	if (fs->files[i] >= 0)
 		return 0;
-	fd = memfd_create("vfio-user-proxy-state", MFD_CLOEXEC);
+	fd = memfd_create(i < 2 ? "vfio-user-proxy-state" : "vfio-user-proxy-journal", MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	fs->state_fd[i] = fd;
-	snprintf(name, sizeof(name), STATE_NAME "%d", i);
+	fs->files[i] = fd;
 	drop(fs, name); /* a predecessor's (a hand-over), if any */
 	return push(fs, fd, name);
 }
@@ -275,8 +281,10 @@ int fdstore_open(struct server *srv, const struct ho_state *st)
 		for (uint32_t i = 0; i < st->nfds && !ret; i++)
 			ret = add_entry(fs, st->fds[i], st->store.ids[i]);
 	}
-	for (int i = 0; i < 2 && !ret; i++)
-		ret = state_memfd(fs, i);
+	for (int i = 0; i < 3 && !ret; i++)
+		ret = store_file(fs, i);
+	if (!ret)
+		ret = journal_map(fs->files[2], &fs->journal);
 	if (ret) {
 		log_error("cannot set up the fd store: %s", strerror(-ret));
 		return ret;
@@ -291,11 +299,56 @@ void fdstore_close(struct fdstore *fs)
 	free(fs->e);
 	fs->e = NULL;
 	fs->n = fs->cap = 0;
-	for (int i = 0; i < 2; i++)
-		if (fs->state_fd[i] >= 0)
-			close(fs->state_fd[i]);
-	fs->state_fd[0] = fs->state_fd[1] = -1;
+	journal_unmap(fs->journal);
+	fs->journal = NULL;
+	for (int i = 0; i < 3; i++)
+		if (fs->files[i] >= 0)
+			close(fs->files[i]);
+	fs->files[0] = fs->files[1] = fs->files[2] = -1;
 }
+
+/* ---- what the session tells the store ---- */
+
+static void ops_begin(void *arg, const struct vfio_user_header *hdr)
+{
+	struct fdstore *fs = &((struct server *)arg)->store;
+
+	if (fs->journal && !fs->broken)
+		journal_begin(fs->journal, hdr);
+}
+
+static void ops_changed(void *arg, bool files, const struct vfio_user_header *reply, const void *payload, size_t len)
+{
+	struct server *srv = arg;
+	struct fdstore *fs = &srv->store;
+
+	if (fs->journal && !fs->broken)
+		journal_reply(fs->journal, fs->generation + 1, reply, payload, len);
+	fdstore_checkpoint(srv, files);
+}
+
+static void ops_sending(void *arg)
+{
+	struct fdstore *fs = &((struct server *)arg)->store;
+
+	if (fs->journal)
+		journal_sending(fs->journal);
+}
+
+static void ops_end(void *arg)
+{
+	struct fdstore *fs = &((struct server *)arg)->store;
+
+	if (fs->journal)
+		journal_end(fs->journal);
+}
+
+const struct session_store_ops fdstore_session_ops = {
+	.begin = ops_begin,
+	.changed = ops_changed,
+	.sending = ops_sending,
+	.end = ops_end,
+};
 
 /* ---- the restart ---- */
 
@@ -324,14 +377,16 @@ static int read_state(int fd, struct ho_state *st)
 	return ret;
 }
 
-int fdstore_recover(struct ho_state *st, int state_fds[2])
+int fdstore_recover(struct ho_state *st, int store_fds[3])
 {
 	char **names = NULL;
 	int n = sd_listen_fds_with_names(1, &names), best = -1, ret = 0, removed = 0;
 	struct ho_state cand[2];
 	uint8_t *used;
 
-	state_fds[0] = state_fds[1] = -1;
+	int *state_fds = store_fds;
+
+	store_fds[0] = store_fds[1] = store_fds[2] = -1;
 	ho_state_init(st);
 	if (n <= 0)
 		return 0;
@@ -343,7 +398,10 @@ int fdstore_recover(struct ho_state *st, int state_fds[2])
 	for (int k = 0; used && k < n; k++) {
 		int slot = -1;
 
-		if (names && names[k] && sscanf(names[k], STATE_NAME "%d", &slot) == 1 && (slot == 0 || slot == 1) &&
+		if (names && names[k] && strcmp(names[k], JOURNAL_NAME) == 0 && store_fds[2] < 0) {
+			store_fds[2] = SD_LISTEN_FDS_START + k;
+			used[k] = 1;
+		} else if (names && names[k] && sscanf(names[k], STATE_NAME "%d", &slot) == 1 && (slot == 0 || slot == 1) &&
 		    state_fds[slot] < 0) {
 			state_fds[slot] = SD_LISTEN_FDS_START + k;
 			used[k] = 1;
@@ -403,9 +461,11 @@ int fdstore_recover(struct ho_state *st, int state_fds[2])
 		ho_state_free(&cand[i]);
 	if (ret) {
 		ho_state_free(st);
-		state_fds[0] = state_fds[1] = -1;
+		store_fds[0] = store_fds[1] = store_fds[2] = -1;
 		return 0;
 	}
+	if (store_fds[2] >= 0)
+		journal_replay(store_fds[2], st); /* a message the kill came in the middle of */
 	for (uint32_t i = 0; i < st->nfds; i++)
 		fcntl(st->fds[i], F_SETFD, 0); /* inheritable until adopted, as a hand-over's are */
 	log_info("fd store: resuming the session saved at generation %" PRIu64 " (%u files)", st->store.generation,

@@ -115,12 +115,13 @@ static int save_session(struct server *srv, struct ho_state *st)
 	warned |= s->warned_dma_bytes ? HO_WARNED_DMA_BYTES : 0;
 	warned |= s->warned_window_fd ? HO_WARNED_WINDOW_FD : 0;
 	h->warned = warned;
+	h->rx_fds_msg = HO_NONE;
+	if (s->peek)
+		return save_windows(s, st); /* what was read is still in the socket: the successor reads it again */
 	ret = ho_state_set_rx(st, srv->ctx.rx_buf + s->rx_start, s->rx_end - s->rx_start);
 	if (ret)
 		return ret;
-	h->rx_fds_msg = HO_NONE;
-	/* (a checkpoint in the middle of a message's dispatch: that message's fds are not read-ahead) */
-	if (s->rx_fds_msg != SIZE_MAX && s->rx_fds_msg >= s->rx_start) {
+	if (s->rx_fds_msg != SIZE_MAX) {
 		h->rx_fds_msg = (uint32_t)(s->rx_fds_msg - s->rx_start);
 		h->rx_fds_truncated = s->rx_fds_truncated;
 		for (unsigned int i = 0; i < s->rx_nfds; i++) {

@@ -312,12 +312,6 @@ static int watch_backend(struct server *srv)
 	return epoll_ctl(srv->ctx.epfd, EPOLL_CTL_ADD, b->event_fd, &ev);
 }
 
-/* The session's state changed (a message's effect, before its reply): into the fd store. */
-static void store_changed(void *arg, bool files)
-{
-	fdstore_checkpoint(arg, files);
-}
-
 /* A fresh server (st NULL), or the successor's side of a hand-over: the listening socket and the client's
  * session as the state says; their fds stay inheritable until the caller says the resume succeeded. */
 static int create(const struct server_options *opts, struct device_backend *backend, const struct ho_state *st,
@@ -334,8 +328,8 @@ static int create(const struct server_options *opts, struct device_backend *back
 	srv->ctx.epfd = -1;
 	srv->session.fd = -1;
 	srv->opts = *opts;
-	srv->store.state_fd[0] = opts->fd_store ? opts->store_state_fds[0] : -1;
-	srv->store.state_fd[1] = opts->fd_store ? opts->store_state_fds[1] : -1;
+	for (int i = 0; i < 3; i++)
+		srv->store.files[i] = opts->fd_store ? opts->store_fds[i] : -1;
 	/* SIGTERM and SIGINT wait in a signalfd from before the socket exists: one that arrives while we set
 	 * up is served by the loop, and the socket is removed as on any stop. */
 	sigemptyset(&mask);
@@ -358,6 +352,7 @@ static int create(const struct server_options *opts, struct device_backend *back
 	if (ret)
 		goto fail;
 	srv->ctx.poll_us = opts->poll_us;
+	srv->ctx.peek = opts->fd_store;
 	srv->ctx.max_dma_bytes = opts->max_dma_bytes;
 	srv->ctx.stop_fd = srv->sigfd;
 	if (st) {
@@ -396,8 +391,8 @@ static int create(const struct server_options *opts, struct device_backend *back
 			goto fail_resume;
 		if (ret)
 			goto fail;
-		srv->ctx.changed = store_changed;
-		srv->ctx.changed_arg = srv;
+		srv->ctx.store = &fdstore_session_ops;
+		srv->ctx.store_arg = srv;
 		fdstore_checkpoint(srv, true);
 	}
 	*out = srv;
@@ -481,7 +476,7 @@ void server_options_init(struct server_options *o)
 	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
 
 	o->listen_fd = -1;
-	o->store_state_fds[0] = o->store_state_fds[1] = -1;
+	o->store_fds[0] = o->store_fds[1] = o->store_fds[2] = -1;
 	o->send_timeout_ms = 5000;
 	o->max_dma_bytes = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
 }

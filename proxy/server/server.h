@@ -26,7 +26,7 @@ struct server_options {
 	unsigned int n_allow_gid;
 	/* systemd's fd store: the session's files and state kept there, for a restart after a crash */
 	bool fd_store;
-	int store_state_fds[2]; /* a restart's state memfds (fdstore_recover), else -1 */
+	int store_fds[3]; /* a restart's state memfds and journal (fdstore_recover), else -1 */
 };
 
 /* Defaults: umask permissions, anyone who can reach the socket may connect, a 5 s client timeout, DMA
@@ -48,10 +48,12 @@ int server_resume(const struct server_options *opts, struct device_backend *back
 		  struct server **out);
 /*
  * A restart under systemd with --fd-store: 1 when the store holds a session to resume (st as a
- * hand-over's state, its fds the stored files, state_fds the two state memfds), 0 when not (whatever
- * the store held is closed and removed from it).
+ * hand-over's state, its fds the stored files; store_fds the two state memfds and the journal), 0 when
+ * not (whatever the store held is closed and removed from it). A message the journal says was being
+ * handled when the proxy died is answered again (its effect is in the state) or put back in front of
+ * the read-ahead, to be handled again (it had none yet).
  */
-int fdstore_recover(struct ho_state *st, int state_fds[2]);
+int fdstore_recover(struct ho_state *st, int store_fds[3]);
 /* Whether systemd passed files in (LISTEN_FDS): a restart with a store to look at. */
 bool fdstore_restart_pending(void);
 /* A state taken from the store that cannot be served: its files (and the state) out of the store. */

@@ -15,11 +15,14 @@ struct fdstore_entry {
 	uint32_t id;
 };
 
+struct fdstore_journal;
+
 struct fdstore {
 	bool on;            /* --fd-store */
 	bool broken;        /* a store operation failed (logged once): no more checkpoints */
 	bool pending;       /* a checkpoint waits for the device's own DMA */
-	int state_fd[2];    /* the memfds the state is written to in turn (vup-state-0, -1) */
+	int files[3];       /* the memfds the state is written to in turn (vup-state-0, -1), the journal */
+	struct fdstore_journal *journal; /* files[2] mapped */
 	uint64_t generation;
 	uint32_t next_id;
 	struct fdstore_entry *e;
@@ -74,5 +77,7 @@ void fdstore_republish(struct server *srv);
 /* Before the session's end: every file but the listening socket out of the store, and out of systemd. */
 void fdstore_forget_session(struct server *srv);
 void fdstore_close(struct fdstore *fs);
+/* What the session tells the store of each message (session.h). */
+extern const struct session_store_ops fdstore_session_ops;
 
 #endif /* SERVER_SERVER_PRIV_H */

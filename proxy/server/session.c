@@ -41,8 +41,17 @@ int session_start(struct session *s, struct server_ctx *ctx, int fd)
 	for (unsigned int i = 0; i < SESSION_MAX_RX_FDS; i++)
 		s->rx_fds[i] = -1;
 	ctx->backend->host = s;
+	s->peek = ctx->peek;
+	if (s->peek) {
+		int zero = 0;
+
+		/* peeks go on from the head: what an earlier process peeked and did not handle is read again */
+		if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)))
+			return -errno;
+	}
 	return dma_session_init(s);
 }
+
 
 int session_end(struct session *s)
 {
@@ -63,10 +72,11 @@ int session_end(struct session *s)
 }
 
 /*
- * One recvmsg into buf, keeping any fds that came with it in s->rx_fds. Returns bytes read, 0 at end of
- * stream, -EAGAIN when nothing is there, or another negative errno; *got_fds tells whether fds came.
+ * One recvmsg into buf with flags, keeping any fds that came with it in s->rx_fds (peek: closing them).
+ * Returns bytes read, 0 at end of stream, -EAGAIN when nothing is there, or another negative errno;
+ * *got_fds tells whether fds came.
  */
-static ssize_t recv_some(struct session *s, void *buf, size_t len, bool *got_fds)
+static ssize_t recv_into(struct session *s, void *buf, size_t len, int flags, bool *got_fds)
 {
 	union {
 		struct cmsghdr align;
@@ -79,17 +89,18 @@ static ssize_t recv_some(struct session *s, void *buf, size_t len, bool *got_fds
 		.msg_control = control.buf,
 		.msg_controllen = sizeof(control.buf),
 	};
+	bool peek = flags & MSG_PEEK;
 	ssize_t n;
 
-	*got_fds = false;
 	do {
-		n = recvmsg(s->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		n = recvmsg(s->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | flags);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 
 	if (msg.msg_flags & MSG_CTRUNC) {
-		s->rx_fds_truncated = true;
+		if (!peek)
+			s->rx_fds_truncated = true;
 		*got_fds = true;
 	}
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
@@ -102,15 +113,74 @@ static ssize_t recv_some(struct session *s, void *buf, size_t len, bool *got_fds
 		memcpy(fds, CMSG_DATA(c), nfds * sizeof(int));
 		for (size_t i = 0; i < nfds; i++) {
 			*got_fds = true;
-			if (s->rx_nfds < SESSION_MAX_RX_FDS) {
+			if (!peek && s->rx_nfds < SESSION_MAX_RX_FDS) {
 				s->rx_fds[s->rx_nfds++] = fds[i];
 			} else {
-				s->rx_fds_truncated = true;
-				close(fds[i]);
+				if (!peek)
+					s->rx_fds_truncated = true;
+				close(fds[i]); /* a peek's are copies: the real ones come with the consuming read */
 			}
 		}
 	}
 	return n;
+}
+
+/*
+ * One read of what the socket has into buf (fds into s->rx_fds, *got_fds saying whether any came).
+ * Peek mode (the fd store): the bytes stay in the socket until their message is handled
+ * (session_consume), so that a restart after a kill reads them again; but fds are taken only by a
+ * consuming read (a peek hands out copies, again at every peek into the same sendmsg's bytes), so a
+ * read that brings fds consumes what was peeked up to its end at once. Returns as recv_into.
+ */
+static ssize_t recv_some(struct session *s, void *buf, size_t len, bool *got_fds)
+{
+	bool fds_seen = false;
+	ssize_t n;
+
+	*got_fds = false;
+	if (!s->peek)
+		return recv_into(s, buf, len, 0, got_fds);
+	n = recv_into(s, buf, len, MSG_PEEK, &fds_seen);
+	if (n <= 0)
+		return n;
+	s->peeked += (uint64_t)n;
+	while (fds_seen && s->consumed < s->peeked) {
+		uint8_t scratch[4096];
+		uint64_t todo = s->peeked - s->consumed;
+		ssize_t m = recv_into(s, scratch, todo < sizeof(scratch) ? (size_t)todo : sizeof(scratch), 0, got_fds);
+
+		if (m <= 0)
+			return m < 0 ? m : -ECONNRESET;
+		s->consumed += (uint64_t)m;
+	}
+	return n;
+}
+
+/* The socket's bytes up to stream position pos leave it (bytes of handled messages, or of one about to be). */
+static int consume_to(struct session *s, uint64_t pos)
+{
+	uint8_t scratch[4096];
+
+	while (s->consumed < pos) {
+		uint64_t todo = pos - s->consumed;
+		struct iovec iov = { .iov_base = scratch, .iov_len = todo < sizeof(scratch) ? (size_t)todo : sizeof(scratch) };
+		/* no control buffer: fds were taken when their bytes were first read */
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t n = recvmsg(s->fd, &msg, MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -ECONNRESET;
+		s->consumed += (uint64_t)n;
+	}
+	return 0;
+}
+
+int session_consume(struct session *s, size_t size)
+{
+	s->handled += size;
+	return consume_to(s, s->handled);
 }
 
 /* The size of the message starting at off if its header is in the buffer, else 0. */
@@ -173,6 +243,12 @@ static int dispatch_buffered(struct session *s)
 			return 0;
 		memcpy(&s->rx_hdr, buf + off, sizeof(s->rx_hdr));
 		len = size - sizeof(s->rx_hdr);
+		/*
+		 * Peek mode: a message that brought fds leaves the socket whole before it is handled (its
+		 * start went with the fds' consuming read): a restart finds either all of it or none.
+		 */
+		if (s->peek && fds_here && (ret = consume_to(s, s->handled + size)) < 0)
+			return ret;
 		s->rx_start = off + size;
 		ret = dispatch_message(s, &s->rx_hdr, buf + off + sizeof(s->rx_hdr), len,
 				       fds_here ? s->rx_fds : NULL, fds_here ? s->rx_nfds : 0,

@@ -40,6 +40,18 @@ struct fd_watch {
 };
 
 /* Shared by every session of one server. */
+/*
+ * What the fd store hears of each message: begin before its handler runs, changed when it changed the
+ * state (files: the fds the session holds may have; reply, when one goes, is what it will say), before
+ * that reply is sent; sending right before the reply's sendmsg; end once it has been.
+ */
+struct session_store_ops {
+	void (*begin)(void *arg, const struct vfio_user_header *hdr);
+	void (*changed)(void *arg, bool files, const struct vfio_user_header *reply, const void *payload, size_t len);
+	void (*sending)(void *arg);
+	void (*end)(void *arg);
+};
+
 struct server_ctx {
 	struct device_backend *backend;
 	struct device_layout layout;
@@ -53,9 +65,9 @@ struct server_ctx {
 	uint8_t *tx_buf; /* SESSION_BUF_SIZE */
 	int epfd;        /* the event loop, or -1 (no fd can be watched) */
 	struct fd_watch watches[SERVER_MAX_WATCHES];
-	/* Optional: the session's state changed (files: the fds it holds may have), before the reply goes */
-	void (*changed)(void *arg, bool files);
-	void *changed_arg;
+	const struct session_store_ops *store; /* optional: the fd store follows the session (server/fdstore.c) */
+	bool peek; /* (with the store) messages stay in the socket until handled: read with MSG_PEEK, then consumed */
+	void *store_arg;
 };
 
 enum dma_msg_state { DMA_MSG_FREE, DMA_MSG_ACTIVE, DMA_MSG_CANCELLED };
@@ -85,6 +97,8 @@ struct session {
 	bool drop; /* protocol violation: close after this message */
 	struct client_caps caps;
 	uint16_t next_msg_id;
+	bool peek; /* ctx->peek: what is read stays in the socket until session_consume */
+	uint64_t peeked, consumed, handled; /* peek mode: stream positions (bytes since the session began) */
 
 	/* receive state: [rx_start, rx_end) of ctx->rx_buf is read and not yet dispatched */
 	struct vfio_user_header rx_hdr; /* the header of the message being dispatched */
@@ -141,6 +155,8 @@ int session_on_readable(struct session *s);
  * another client (the departed one may still hold it), BACKEND_STOP when it is being taken away.
  */
 int session_end(struct session *s);
+/* Peek mode: the handled message of size bytes at the socket's head leaves it (its fds dropped). */
+int session_consume(struct session *s, size_t size);
 
 /* Sends one message (header + payload pieces) with one sendmsg; waits for room up to the timeout. */
 #define SESSION_MAX_SEND_PARTS 3u

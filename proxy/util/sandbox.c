@@ -89,7 +89,8 @@ static const int allowed[] = {
 	SCMP_SYS(write), SCMP_SYS(writev),
 };
 
-/* --fd-store: what libsystemd's sd_pid_notify_with_fds and sd_notify_barrier call, no more (and kcmp on files). */
+/* --fd-store: what libsystemd's sd_pid_notify_with_fds and sd_notify_barrier call, no more; kcmp on files;
+ * SO_PEEK_OFF for a new client's socket (session.c's peek mode). */
 static int allow_fd_store(scmp_filter_ctx ctx)
 {
 	const struct scmp_arg_cmp unix_dgram[] = {
@@ -104,6 +105,10 @@ static int allow_fd_store(scmp_filter_ctx ctx)
 		{ .arg = 1, .op = SCMP_CMP_EQ, .datum_a = SOL_SOCKET },
 		{ .arg = 2, .op = SCMP_CMP_EQ, .datum_a = SO_SNDBUFFORCE },
 	};
+	const struct scmp_arg_cmp peek_off[] = {
+		{ .arg = 1, .op = SCMP_CMP_EQ, .datum_a = SOL_SOCKET },
+		{ .arg = 2, .op = SCMP_CMP_EQ, .datum_a = SO_PEEK_OFF },
+	};
 	const struct scmp_arg_cmp kcmp_file = { .arg = 2, .op = SCMP_CMP_EQ, .datum_a = KCMP_FILE };
 	const int plain[] = { SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid), SCMP_SYS(pipe2) };
 	int ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, unix_dgram);
@@ -112,6 +117,8 @@ static int allow_fd_store(scmp_filter_ctx ctx)
 		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2, sndbuf);
 	if (!ret)
 		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2, sndbufforce);
+	if (!ret)
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2, peek_off);
 	if (!ret)
 		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kcmp), 1, &kcmp_file);
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]) && !ret; i++)

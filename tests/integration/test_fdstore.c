@@ -309,6 +309,10 @@ static int case_teardown(void **state)
 	vuc_close(T.c);
 	if (T.p.pid > 0) {
 		proxy_dump_log(&T.p);
+		pthread_mutex_lock(&S.lock);
+		for (int i = 0; i < S.n; i++)
+			fprintf(stderr, "stored: %s (fd %d)\n", S.e[i].name, S.e[i].fd);
+		pthread_mutex_unlock(&S.lock);
 		proxy_kill(&T.p);
 	}
 	S.stop = true;
@@ -353,6 +357,62 @@ static void test_crash_resumes_session(void **state)
 	assert_int_equal(proxy_stop_within(&T.p, 5000), 0);
 }
 
+static volatile int killer_failed; /* (cmocka's asserts are the main thread's) */
+
+static void *killer(void *arg)
+{
+	unsigned int *seed = arg;
+
+	for (int k = 0; k < 10 && !killer_failed; k++) {
+		struct timespec t = { .tv_nsec = (long)(1 + rand_r(seed) % 20) * 1000000L };
+		int status;
+
+		nanosleep(&t, NULL);
+		if (kill(T.p.pid, SIGKILL) || waitpid(T.p.pid, &status, 0) != T.p.pid) {
+			killer_failed = 1;
+			break;
+		}
+		usleep(20000);
+		spawn(true);
+		if (!wait_log("resuming the session", 10000))
+			killer_failed = 2;
+	}
+	return NULL;
+}
+
+/*
+ * Killed at random points while the client keeps writing and reading a register, one request after
+ * another as a VMM does: every request is answered (again, or handled again, from the journal) and
+ * every read finds the value written before it.
+ */
+static void test_crash_mid_request(void **state)
+{
+	unsigned int seed = (unsigned int)getpid();
+	unsigned long ops = 0;
+	pthread_t t;
+	uint64_t v;
+
+	(void)state;
+	start_fresh();
+	set_up_device();
+	vuc_set_timeout(T.c, 30000);
+	killer_failed = 0;
+	assert_int_equal(pthread_create(&t, NULL, killer, &seed), 0);
+	for (uint64_t i = 1; pthread_tryjoin_np(t, NULL) != 0; i++, ops++) {
+		int w = vuc_write64(T.c, BAR0, EDU_REG_DMA_SRC, i * 0x1000), r = w ? 0 : vuc_read64(T.c, BAR0, EDU_REG_DMA_SRC, &v);
+
+		if (w || r || v != i * 0x1000) {
+			killer_failed = 3;
+			pthread_join(t, NULL);
+			fail_msg("pair %lu: write %d, read %d, value %#llx", ops, w, r, (unsigned long long)v);
+		}
+	}
+	assert_int_equal(killer_failed, 0);
+	print_message("%lu write+read pairs across 10 kills\n", ops);
+	check_device();
+	assert_int_equal(proxy_stop_within(&T.p, 5000), 0);
+}
+
 /* Run as --user: the privileged helper leaves the socket in place when the proxy is killed (the store
  * holds it for the restart), and the restarted proxy serves this client and the next. */
 static void test_crash_as_user(void **state)
@@ -389,6 +449,8 @@ static void test_departed_client_leaves_store(void **state)
 	start_fresh();
 	set_up_device();
 	assert_int_equal(fstat(T.win_fd, &win), 0);
+	for (int i = 0; i < 100 && !stored_inode(&win); i++)
+		usleep(10000); /* the fake systemd takes its datagrams in a thread of its own */
 	assert_true(stored_inode(&win));
 	barriers = S.barriers;
 	vuc_close(T.c);
@@ -442,6 +504,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_crash_resumes_session, case_setup, case_teardown),
+		cmocka_unit_test_setup_teardown(test_crash_mid_request, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_as_user, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_departed_client_leaves_store, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_store_starts_fresh, case_setup, case_teardown),
