@@ -18,11 +18,12 @@
 #include "server/fdstore_journal.h"
 #include "util/handover_state.h"
 #include "util/log.h"
+#include "util/notify.h"
 
 #define STATE_NAME "vup-state-" /* + 0 or 1: the two memfds the state is written to, in turn */
 #define JOURNAL_NAME "vup-journal" /* the message being handled (fdstore_journal.c) */
 #define FD_PREFIX "vup-"        /* + id: every other file */
-#define BARRIER_USEC (5u * 1000000u)
+#define BARRIER_MS 5000
 
 /* Whether a and b are the same open file (kcmp; without it, never: the file is stored again). */
 static bool same_file(int a, int b)
@@ -45,7 +46,7 @@ static void broken(struct fdstore *fs, const char *what, int err)
 		char msg[64];
 
 		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=" STATE_NAME "%d", i);
-		sd_notify(0, msg);
+		notify_supervisor_fds(msg, NULL, 0);
 	}
 }
 
@@ -55,10 +56,10 @@ static int push(struct fdstore *fs, int fd, const char *name)
 	int ret;
 
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
-	ret = sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
-	if (ret <= 0)
-		broken(fs, "storing a file", ret < 0 ? -ret : ENOTCONN);
-	return ret > 0 ? 0 : -EIO;
+	ret = notify_supervisor_fds(msg, &fd, 1);
+	if (ret)
+		broken(fs, "storing a file", -ret);
+	return ret;
 }
 
 static void drop(struct fdstore *fs, const char *name)
@@ -67,9 +68,9 @@ static void drop(struct fdstore *fs, const char *name)
 	int ret;
 
 	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
-	ret = sd_notify(0, msg);
-	if (ret <= 0)
-		broken(fs, "removing a file", ret < 0 ? -ret : ENOTCONN);
+	ret = notify_supervisor_fds(msg, NULL, 0);
+	if (ret)
+		broken(fs, "removing a file", -ret);
 }
 
 static void id_name(char *buf, size_t len, uint32_t id)
@@ -239,8 +240,8 @@ void fdstore_forget_session(struct server *srv)
 		if (fs->e[k].fd != srv->listen_fd || !same_file(srv->listen_fd, fs->e[k].mirror))
 			forget_entry(fs, k);
 	/* systemd has closed its copies once it answers: the device's files are ours alone again */
-	ret = sd_notify_barrier(0, BARRIER_USEC);
-	if (ret < 0)
+	ret = notify_supervisor_barrier(BARRIER_MS);
+	if (ret)
 		broken(fs, "waiting for systemd to drop the session's files", -ret);
 }
 
@@ -271,7 +272,7 @@ int fdstore_open(struct server *srv, const struct ho_state *st)
 
 	fs->on = true;
 	fs->next_id = fs->next_id ? fs->next_id : 1;
-	if (!getenv("NOTIFY_SOCKET")) {
+	if (!notify_supervisor_available() || notify_supervisor_connect(BARRIER_MS)) {
 		log_error("--fd-store needs systemd: run the proxy from a unit with FileDescriptorStoreMax= set");
 		return -ENOTCONN;
 	}
@@ -390,6 +391,8 @@ int fdstore_recover(struct ho_state *st, int store_fds[3])
 	ho_state_init(st);
 	if (n <= 0)
 		return 0;
+	if (notify_supervisor_connect(BARRIER_MS))
+		log_warn("fd store: NOTIFY_SOCKET cannot be reached: what the store holds stays in it");
 	used = calloc((size_t)n, 1);
 	for (int i = 0; i < 2; i++)
 		ho_state_init(&cand[i]);
@@ -446,13 +449,13 @@ int fdstore_recover(struct ho_state *st, int store_fds[3])
 			char msg[96];
 
 			snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", names[k]);
-			sd_notify(0, msg);
+			notify_supervisor_fds(msg, NULL, 0);
 			removed++;
 		}
 		close(fd);
 	}
 	if (removed)
-		sd_notify_barrier(0, BARRIER_USEC); /* systemd has closed them: e.g. the old socket is gone */
+		notify_supervisor_barrier(BARRIER_MS); /* systemd has closed them: e.g. the old socket is gone */
 	for (int k = 0; names && k < n; k++)
 		free(names[k]);
 	free(names);
@@ -484,11 +487,12 @@ void fdstore_discard(const struct ho_state *st)
 
 	for (uint32_t i = 0; st->have_store && i < st->nfds; i++) {
 		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=" FD_PREFIX "%" PRIu32, st->store.ids[i]);
-		sd_notify(0, msg);
+		notify_supervisor_fds(msg, NULL, 0);
 	}
 	for (int i = 0; i < 2; i++) {
 		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=" STATE_NAME "%d", i);
-		sd_notify(0, msg);
+		notify_supervisor_fds(msg, NULL, 0);
 	}
-	sd_notify_barrier(0, BARRIER_USEC);
+	notify_supervisor_fds("FDSTOREREMOVE=1\nFDNAME=" JOURNAL_NAME, NULL, 0);
+	notify_supervisor_barrier(BARRIER_MS);
 }

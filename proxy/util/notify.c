@@ -10,6 +10,8 @@
  * already: this file speaks it over a socket it opened before confinement, and the filter is unchanged.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 #include "util/log.h"
 
 static int sock = -1;
+static int store_sock = -1; /* connected to the supervisor, sends that wait: the fd store's (notify_supervisor_connect) */
 static struct sockaddr_un sup_addr;
 static socklen_t sup_len;
 static pid_t up_pid;
@@ -97,6 +100,94 @@ void notify_supervisor(const char *fmt, ...)
 		log_warn("notify: cannot tell the supervisor (NOTIFY_SOCKET): %s", strerror(-ret));
 		warned_sup = true;
 	}
+}
+
+bool notify_supervisor_available(void)
+{
+	return sup_len > 0 && sock >= 0;
+}
+
+int notify_supervisor_connect(int timeout_ms)
+{
+	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+	int fd;
+
+	if (store_sock >= 0)
+		return 0;
+	if (!notify_supervisor_available())
+		return -ENOTCONN;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/*
+	 * A datagram to a peer whose queue is full (net.unix.max_dgram_qlen, 10 by default) fails at once
+	 * without waiting; connected, a send waits for room, up to the timeout: none of the store's
+	 * messages may be dropped.
+	 */
+	if (connect(fd, (struct sockaddr *)&sup_addr, sup_len) ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv))) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	store_sock = fd;
+	return 0;
+}
+
+int notify_supervisor_fds(const char *text, const int *fds, unsigned int n)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(NOTIFY_MAX_FDS * sizeof(int))];
+	} control;
+	struct iovec iov = { .iov_base = (void *)text, .iov_len = strlen(text) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int ret;
+
+	if (store_sock < 0)
+		return -ENOTCONN;
+	if (n > NOTIFY_MAX_FDS)
+		return -E2BIG;
+	if (n) {
+		struct cmsghdr *c;
+
+		memset(&control, 0, sizeof(control));
+		msg.msg_control = control.buf;
+		msg.msg_controllen = CMSG_SPACE(n * sizeof(int));
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(n * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	}
+	do {
+		ret = sendmsg(store_sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+	} while (ret == -EINTR);
+	return ret;
+}
+
+int notify_supervisor_barrier(int timeout_ms)
+{
+	struct pollfd p = { .events = POLLIN };
+	int pipefd[2], ret;
+
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -errno;
+	/* the supervisor closes the write end once it has handled every message before this one */
+	ret = notify_supervisor_fds("BARRIER=1", &pipefd[1], 1);
+	close(pipefd[1]);
+	p.fd = pipefd[0];
+	while (!ret) {
+		int n = poll(&p, 1, timeout_ms);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		ret = n < 0 ? -errno : n == 0 ? -ETIMEDOUT : 0;
+		break;
+	}
+	close(pipefd[0]);
+	return ret;
 }
 
 void notify_set_upgrader(pid_t pid, uint32_t cookie)

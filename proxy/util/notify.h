@@ -25,6 +25,18 @@
 void notify_init(void);
 /* A message to NOTIFY_SOCKET, when set; a failure is logged once. */
 void notify_supervisor(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Whether NOTIFY_SOCKET names a supervisor we can reach (notify_init found it). */
+bool notify_supervisor_available(void);
+/* Before confinement: a socket of the fd store's own, connected to the supervisor, whose sends wait for
+ * room up to timeout_ms (a datagram socket's do not). 0 or -errno. */
+int notify_supervisor_connect(int timeout_ms);
+#define NOTIFY_MAX_FDS 16u
+/* text with fds (at most NOTIFY_MAX_FDS; the fd store's FDSTORE=1) to the supervisor over that socket;
+ * 0 or -errno (-ETIMEDOUT: EAGAIN after the timeout). */
+int notify_supervisor_fds(const char *text, const int *fds, unsigned int n);
+/* BARRIER=1: returns once the supervisor has handled every message sent before (it closes the pipe
+ * end sent with it), or after timeout_ms (-ETIMEDOUT). 0 or -errno. */
+int notify_supervisor_barrier(int timeout_ms);
 /* The upgrader of the hand-over under way (from a SIGHUP sent with sigqueue), or none (pid 0). */
 void notify_set_upgrader(pid_t pid, uint32_t cookie);
 bool notify_upgrader_get(pid_t *pid, uint32_t *cookie);

@@ -89,40 +89,24 @@ static const int allowed[] = {
 	SCMP_SYS(write), SCMP_SYS(writev),
 };
 
-/* --fd-store: what libsystemd's sd_pid_notify_with_fds and sd_notify_barrier call, no more; kcmp on files;
- * SO_PEEK_OFF for a new client's socket (session.c's peek mode). */
+/*
+ * --fd-store: a pipe for each barrier (notify.c), kcmp on files (which stored file is which), SO_PEEK_OFF
+ * for a new client's socket (session.c's peek mode). The messages go over notify.c's socket, opened
+ * before the filter: no socket() here.
+ */
 static int allow_fd_store(scmp_filter_ctx ctx)
 {
-	const struct scmp_arg_cmp unix_dgram[] = {
-		{ .arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_UNIX },
-		{ .arg = 1, .op = SCMP_CMP_EQ, .datum_a = SOCK_DGRAM | SOCK_CLOEXEC },
-	};
-	const struct scmp_arg_cmp sndbuf[] = {
-		{ .arg = 1, .op = SCMP_CMP_EQ, .datum_a = SOL_SOCKET },
-		{ .arg = 2, .op = SCMP_CMP_EQ, .datum_a = SO_SNDBUF },
-	};
-	const struct scmp_arg_cmp sndbufforce[] = {
-		{ .arg = 1, .op = SCMP_CMP_EQ, .datum_a = SOL_SOCKET },
-		{ .arg = 2, .op = SCMP_CMP_EQ, .datum_a = SO_SNDBUFFORCE },
-	};
 	const struct scmp_arg_cmp peek_off[] = {
 		{ .arg = 1, .op = SCMP_CMP_EQ, .datum_a = SOL_SOCKET },
 		{ .arg = 2, .op = SCMP_CMP_EQ, .datum_a = SO_PEEK_OFF },
 	};
 	const struct scmp_arg_cmp kcmp_file = { .arg = 2, .op = SCMP_CMP_EQ, .datum_a = KCMP_FILE };
-	const int plain[] = { SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid), SCMP_SYS(pipe2) };
-	int ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, unix_dgram);
+	int ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2, peek_off);
 
 	if (!ret)
-		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2, sndbuf);
-	if (!ret)
-		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2, sndbufforce);
-	if (!ret)
-		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2, peek_off);
-	if (!ret)
 		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kcmp), 1, &kcmp_file);
-	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]) && !ret; i++)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, plain[i], 0);
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pipe2), 0);
 	return ret;
 }
 
@@ -160,6 +144,6 @@ int sandbox_enter_seccomp(bool fd_store)
 		return ret;
 	}
 	log_info("seccomp: %zu system calls allowed%s", sizeof(allowed) / sizeof(allowed[0]) + 1,
-		 fd_store ? ", and what the fd store needs (socket, setsockopt, pipe2, kcmp and the ids)" : "");
+		 fd_store ? ", and what the fd store needs (pipe2, kcmp, setsockopt SO_PEEK_OFF)" : "");
 	return 0;
 }
