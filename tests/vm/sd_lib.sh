@@ -13,13 +13,14 @@ find_pci() {
 	return 1
 }
 driver_of() { basename "$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }
-# wait_for SECONDS COMMAND...: polls every 50 ms until COMMAND succeeds; 1 on timeout.
+# wait_for SECONDS COMMAND...: polls every 50 ms (WAIT_PERIOD seconds where set) until COMMAND succeeds;
+# 1 on timeout.
 wait_for() {
 	local end=$(($(now_ms) + $1 * 1000))
 	shift
 	until "$@"; do
 		[ "$(now_ms)" -lt "$end" ] || return 1
-		sleep 0.05
+		sleep "${WAIT_PERIOD:-0.05}"
 	done
 }
 unit_active() { [ "$(systemctl is-active "vfio-user-proxy@$1.service")" = active ]; }

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/vm/systemd-checks.sh: the systemd guest's bench (vup-bench.service): the project as make install put it, under Debian's own systemd and udevd; bind a device, the rule starts its unit (Type=notify), the socket serves the client checks inside the unit's sandbox, systemctl reload hands a client's session over, unbind stops it.
+# tests/vm/systemd-checks.sh: the systemd guest's bench (vup-bench.service): the project as make install put it, under Debian's own systemd and udevd; bind a device, the rule starts its unit (Type=notify), the socket serves the client checks inside the unit's sandbox, systemctl reload hands a client's session over, a SIGKILL in the middle of one is survived (systemd restarts the proxy, which resumes the session from the unit's fd store), unbind stops it.
 #
 # Reports on the console as tests/vm/report.sh says; powers the guest off at the end.
 set -uo pipefail
@@ -128,6 +128,169 @@ reload() {
 	grep -q "not our child" /tmp/j.log && echo "INFO $label: systemd: $(grep -m1 'not our child' /tmp/j.log)"
 }
 
+# journal_since CURSOR UNIT FILE: the unit's journal after CURSOR (all of it without one) into FILE.
+journal_since() {
+	journalctl -u "$2" -o cat ${1:+--after-cursor "$1"} >"$3" 2>&1
+}
+journal_cursor() {
+	journalctl -u "$1" -n 1 --show-cursor -o cat 2>/dev/null | sed -n 's/^-- cursor: //p'
+}
+# journal_count CURSOR UNIT FILE PATTERN N: at least N lines matching PATTERN (grep -E) since CURSOR.
+journal_count() {
+	journal_since "$1" "$2" "$3"
+	[ "$(grep -Ec "$4" "$3")" -ge "$5" ]
+}
+
+# kill_resume LABEL BDF SOCK: --fd-store under systemd's own store. With a client's session open on SOCK
+# (vm-trust --session-until), SIGKILL the unit's main process, KILLS times: each time systemd starts it
+# again (Restart=on-failure, RestartSec=1s; NRestarts one more), confined as before (seccomp filter, the
+# proxy's user), the unit active, the socket file the same one (its inode) while down and after; the journal
+# since the kill has systemd's own line for the SIGKILL, the proxy's `fd store: resuming the session` and no
+# failure; the client is answered again on the same connection (its wait across the kill, RestartSec
+# included: the MEASURE line). After the session, clients come and go with the same process serving on.
+KILLS=3
+KILL_WAIT_MS=500
+kill_resume() {
+	local label=$1 bdf=$2 sock=$3 unit="vfio-user-proxy@$2.service" stop=/tmp/kill-session.stop log=/tmp/kill-session.log
+	local client i old new nr ino cursor k w down status waits=() kills=0 replays=0 why
+	local w_restart='' w_active='' w_socket='' w_journal='' w_answered='' broke='' want j=/tmp/kill-j.log
+	rm -f "$stop" "$log"
+	vm-trust --socket "$sock" --label "$label" --session-until "$stop" --session-check session-across-kill \
+		--session-measure session-across-kill-longest-wait --session-waits "$KILL_WAIT_MS" >"$log" 2>&1 &
+	client=$!
+	if ! wait_for 20 grep -q "session up" "$log"; then
+		fail "$label.session-across-kill" "no client session on $sock:"
+		dump "$log"
+		kill "$client" 2>/dev/null
+		wait "$client" 2>/dev/null
+		return
+	fi
+	for i in $(seq 1 "$KILLS"); do
+		# somewhere in the client's 2 ms cycle: a request on its way, in the proxy, or none
+		sleep "0.$((RANDOM % 6 + 2))"
+		old=$(systemctl show -p MainPID --value "$unit")
+		nr=$(systemctl show -p NRestarts --value "$unit")
+		ino=$(stat -c %i "$sock" 2>/dev/null)
+		cursor=$(journal_cursor "$unit")
+		if [ -z "$old" ] || [ "$old" = 0 ] || ! unit_active "$bdf"; then
+			w_restart=${w_restart:-"kill $i of $KILLS: no main process to kill (MainPID '$old', $(systemctl is-active "$unit"))"}
+			broke="no kill $i of $KILLS"
+			break
+		fi
+		k=$(now_ms)
+		kill -KILL "$old"
+		kills=$i
+		# down: systemd waits RestartSec=1s (SubState auto-restart); the socket file stays for the restart.
+		# Polled every 0.2 s here and below: the bench shares the guest's 2 CPUs with the restart it times.
+		down="not seen down"
+		if WAIT_PERIOD=0.2 wait_for 10 sh -c "[ \"\$(systemctl show -p SubState --value '$unit')\" = auto-restart ]"; then
+			if [ -S "$sock" ] && [ "$(stat -c %i "$sock")" = "$ino" ]; then down=kept; else
+				down="$(ls -li "$sock" 2>&1) (inode was $ino)"
+			fi
+		fi
+		if ! WAIT_PERIOD=0.2 wait_for 30 restarted "$bdf" "$old"; then
+			w_restart=${w_restart:-"kill $i of $KILLS: no new main process within 30 s of SIGKILL to $old ($(systemctl is-active "$unit"), $(systemctl show -p SubState --value "$unit"))"}
+			journal_since "$cursor" "$unit" "$j"
+			dump "$j"
+			broke="no restart after kill $i of $KILLS"
+			break
+		fi
+		new=$(systemctl show -p MainPID --value "$unit")
+		if [ "$(awk '/^Seccomp:/ { print $2 }' "/proc/$new/status")" != 2 ] ||
+			[ "$(awk '/^Uid:/ { print $2 }' "/proc/$new/status")" != "$(id -u vfio-user-proxy)" ] ||
+			[ "$(systemctl show -p NRestarts --value "$unit")" != $((nr + 1)) ] || kill -0 "$old" 2>/dev/null; then
+			w_restart=${w_restart:-"kill $i of $KILLS: MainPID $old -> $new: $(grep -E '^(Uid|Seccomp):' "/proc/$new/status" | tr '\t\n' '  ')NRestarts $nr -> $(systemctl show -p NRestarts --value "$unit"), old $(kill -0 "$old" 2>/dev/null && echo alive || echo gone)"}
+		fi
+		status=$(systemctl show -p StatusText --value "$unit")
+		if ! unit_active "$bdf" || [ "${status#serving}" = "$status" ]; then
+			w_active=${w_active:-"kill $i of $KILLS: $(systemctl is-active "$unit"), status '$(systemctl show -p StatusText --value "$unit")'"}
+		fi
+		if [ "$down" != kept ] || [ ! -S "$sock" ] || [ "$(stat -c %i "$sock")" != "$ino" ]; then
+			w_socket=${w_socket:-"kill $i of $KILLS: while down: $down; after the restart: $(ls -li "$sock" 2>&1) (inode was $ino)"}
+		fi
+		# answered again: the client's first wait line that ends after the kill
+		if WAIT_PERIOD=0.2 wait_for 20 sh -c "awk -v k=$k '/ wait .* [(]answers at / { if (\$(NF - 1) + 0 > k) f = 1 } END { exit !f }' '$log' ||
+			! kill -0 $client 2>/dev/null"; then
+			w=$(awk -v k="$k" '/ wait .* [(]answers at / && $(NF - 1) + 0 > k { print $4; exit }' "$log")
+		fi
+		if [ -n "${w:-}" ]; then
+			waits+=("$w")
+		else
+			w_answered=${w_answered:-"kill $i of $KILLS: the client had no answer after the restart: $(grep -E '^(FAIL|INFO)' "$log" | tail -n 2 | tr '\n' ' ')"}
+		fi
+		w=''
+		# the journal: systemd's own lines for the kill (expected), the proxy resuming, nothing failing
+		wait_for 10 journal_count "$cursor" "$unit" "$j" "fd store: resuming the session" 1
+		grep -q "fd store: message .* had been .* before the restart" "$j" && replays=$((replays + 1))
+		if ! grep -q "^$unit: Main process exited, code=killed, status=9/KILL" "$j" ||
+			! grep -q "fd store: resuming the session saved at generation" "$j" ||
+			grep -v -e "^$unit: Main process exited, code=killed, status=9/KILL" -e "^$unit: Failed with result 'signal'\.$" "$j" |
+			grep -Eqi " error: |seccomp stopped|failed|refused|afresh"; then
+			if [ -z "$w_journal" ]; then
+				w_journal="kill $i of $KILLS: the unit's journal since the kill:"
+				cp "$j" /tmp/kill-j.first
+			fi
+		fi
+		[ -n "$w_answered" ] && ! kill -0 "$client" 2>/dev/null && break
+	done
+	if [ -z "$w_restart" ]; then pass "$label.kill-restarted"; else fail "$label.kill-restarted" "$w_restart"; fi
+	# a round the restart cut short verified nothing more: no PASS for it
+	if [ -n "$w_active" ]; then fail "$label.kill-unit-active" "$w_active"; elif [ -n "$broke" ]; then
+		skip "$label.kill-unit-active" "$broke"
+	else pass "$label.kill-unit-active"; fi
+	if [ -n "$w_socket" ]; then fail "$label.kill-socket-kept" "$w_socket"; elif [ -n "$broke" ]; then
+		skip "$label.kill-socket-kept" "$broke"
+	else pass "$label.kill-socket-kept"; fi
+	if [ -n "$w_journal" ]; then
+		fail "$label.kill-journal" "$w_journal"
+		dump /tmp/kill-j.first
+	elif [ -n "$broke" ]; then skip "$label.kill-journal" "$broke"; else pass "$label.kill-journal"; fi
+	if [ -n "$w_answered" ]; then fail "$label.kill-answered" "$w_answered"; elif [ -n "$broke" ]; then
+		skip "$label.kill-answered" "$broke"
+	else pass "$label.kill-answered"; fi
+	if [ ${#waits[@]} -gt 0 ]; then
+		echo "MEASURE $label.kill-unavailable median $(printf '%s\n' "${waits[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }') ms (each kill: ${waits[*]} ms; the client's wait from its last answer before the SIGKILL to its first after, RestartSec=1s included)"
+	fi
+	echo "INFO $label: $replays of $kills kills came while a request was being handled (answered from the journal)"
+	# the kills' restarts count against StartLimitBurst=5 within 60 s: the checks after get a budget of their own
+	systemctl reset-failed "$unit"
+	cursor=$(journal_cursor "$unit")
+	touch "$stop"
+	wait "$client"
+	tee -a "$RESULTS" <"$log"
+	grep -q "^PASS $label.session-across-kill" "$log" || grep -q "^FAIL $label.session-across-kill" "$log" ||
+		fail "$label.session-across-kill" "vm-trust said nothing"
+	# the next clients: the session's end (when it lasted), then two probes, each departure logged as ready
+	# for the next (nvme: after its reset and the device fd lent to the probe revoked), by the same process
+	old=$(systemctl show -p MainPID --value "$unit")
+	nr=$(systemctl show -p NRestarts --value "$unit")
+	why=''
+	want=0
+	if grep -q "^PASS $label.session-across-kill" "$log"; then
+		want=1
+		wait_for 20 journal_count "$cursor" "$unit" "$j" "gone .*waiting for the next| error: " 1
+	fi
+	for i in 1 2; do
+		if ! vfio-user-proxy probe "$sock" >/tmp/probe.log 2>&1; then
+			why=${why:-"probe $i after the session failed: $(tr '\n' ' ' </tmp/probe.log)"}
+		fi
+		want=$((want + 1))
+		wait_for 20 journal_count "$cursor" "$unit" "$j" "gone .*waiting for the next| error: " "$want"
+	done
+	if [ -z "$why" ] && { ! unit_active "$bdf" || [ "$(systemctl show -p MainPID --value "$unit")" != "$old" ] ||
+		[ "$(systemctl show -p NRestarts --value "$unit")" != "$nr" ] ||
+		[ "$(grep -c "gone .*waiting for the next" "$j")" -lt "$want" ] || grep -Eqi " error: |seccomp stopped|failed" "$j"; }; then
+		why="after the session and two probes: $(systemctl is-active "$unit"), MainPID $old -> $(systemctl show -p MainPID --value "$unit"), NRestarts $nr -> $(systemctl show -p NRestarts --value "$unit"); the journal since the session's end:"
+	fi
+	if [ -z "$why" ]; then pass "$label.kill-next-client"; else
+		fail "$label.kill-next-client" "$why"
+		journal_since "$cursor" "$unit" "$j"
+		dump "$j"
+	fi
+	# a failure above may leave the unit restarting: the checks after want it serving
+	wait_for 30 unit_active "$bdf"
+}
+
 # serve LABEL BDF KIND: bind BDF with the proxy's own command; the rule starts the unit; its socket
 # serves vm-checks; the sandbox is in force; unbind gives the device back to DRIVER_BEFORE.
 serve() {
@@ -190,14 +353,16 @@ serve() {
 		tee -a "$RESULTS" || grep -q "^FAIL $label\." "$RESULTS" ||
 		fail "$label.vm-checks" "vm-checks exited non-zero without a FAIL line"
 	reload "$label" "$bdf" "$sock"
+	kill_resume "$label" "$bdf" "$sock"
 	pid=$(systemctl show -p MainPID --value "vfio-user-proxy@$bdf.service")
-	# Restart=on-failure: a proxy killed is started again by systemd, on the same socket
-	kill -KILL "$pid"
-	if wait_for 30 restarted "$bdf" "$pid" && wait_for 10 test -S "$sock" &&
+	# Restart=on-failure: a proxy killed is started again by systemd, on the same socket (never kill 0: the
+	# bench's own process group)
+	[ -n "$pid" ] && [ "$pid" != 0 ] && kill -KILL "$pid"
+	if [ -n "$pid" ] && [ "$pid" != 0 ] && wait_for 30 restarted "$bdf" "$pid" && wait_for 10 test -S "$sock" &&
 		vfio-user-proxy probe "$sock" >/tmp/probe.log 2>&1; then
 		pass "$label.restarted-after-kill"
 	else
-		fail "$label.restarted-after-kill" "no new proxy serving $sock within 30 s of SIGKILL to $pid"
+		fail "$label.restarted-after-kill" "no new proxy serving $sock within 30 s of SIGKILL to $([ "${pid:-0}" = 0 ] && echo "no process (MainPID '$pid')" || echo "$pid")"
 	fi
 	t0=$(now_ms)
 	if ! vfio-user-proxy unbind "$bdf" >/tmp/unbind.log 2>&1; then

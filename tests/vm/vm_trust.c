@@ -1,4 +1,4 @@
-/* vm_trust.c: the guest bench's trust-boundary checks: a departed client that keeps the device fd, the per-client DMA limit under real VFIO pinning, one session kept across a supervisor's reload; one PASS/FAIL line each. */
+/* vm_trust.c: the guest bench's trust-boundary checks: a departed client that keeps the device fd, the per-client DMA limit under real VFIO pinning, one session kept across a supervisor's reload or a kill and restart; one PASS/FAIL line each. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -110,13 +110,24 @@ static void sparse(const char *label, const char *sock, uint64_t size)
 }
 
 /*
- * One session held until the file stop exists (the bench reloads the unit meanwhile, a hand-over): a
- * config byte written at the start (the interrupt line, which vfio-pci and the model keep as written)
- * and the vendor ID read back again and again, every answer the same; the longest wait for one reported.
+ * One session held until the file stop exists (the bench reloads the unit meanwhile, a hand-over, or kills
+ * it and systemd restarts it from its fd store): a config byte written at the start (the interrupt line,
+ * which vfio-pci and the model keep as written) and the vendor ID read back again and again, every answer
+ * the same; the longest wait for one reported, as the MEASURE line named measure. With waits_ms, every wait
+ * of at least that long is an INFO line of its own with the times (CLOCK_MONOTONIC, ms: since boot, as
+ * /proc/uptime in a guest that never suspends) of the answers before and after it, for the bench to tell
+ * which one a kill caused.
  */
 #define CFG_IRQ_LINE 0x3c
 #define SESSION_MS 120000
-static void session_until(const char *label, const char *sock, const char *stop)
+struct session {
+	const char *stop;    /* the file that ends it */
+	const char *check;   /* the verdict's name */
+	const char *measure; /* the longest wait's MEASURE name */
+	long waits_ms;       /* 0: no line per long wait */
+};
+
+static void session_until(const char *label, const char *sock, const struct session *s)
 {
 	uint8_t line = 0x5a, got = 0;
 	uint16_t vendor = 0, v;
@@ -126,17 +137,17 @@ static void session_until(const char *label, const char *sock, const char *stop)
 	int r = vm_client(sock, REPLY_MS, &c);
 
 	if (r < 0) {
-		vm_verdict(label, "session-across-reload", false, "connect and VERSION: %s", strerror(-r));
+		vm_verdict(label, s->check, false, "connect and VERSION: %s", strerror(-r));
 		return;
 	}
 	if ((r = vuc_config_write(c, CFG_IRQ_LINE, &line, 1)) < 0 || (r = vuc_config_read(c, 0, &vendor, 2)) < 0) {
-		vm_verdict(label, "session-across-reload", false, "first config access: %s", strerror(-r));
+		vm_verdict(label, s->check, false, "first config access: %s", strerror(-r));
 		vuc_close(c);
 		return;
 	}
 	printf("INFO %s session up (vendor %#06x)\n", label, vendor);
 	t0 = last = vm_now_ms();
-	while (access(stop, F_OK) != 0 && vm_now_ms() - t0 < SESSION_MS) {
+	while (access(s->stop, F_OK) != 0 && vm_now_ms() - t0 < SESSION_MS) {
 		long now;
 
 		v = 0;
@@ -148,13 +159,16 @@ static void session_until(const char *label, const char *sock, const char *stop)
 		now = vm_now_ms();
 		if (now - last > worst)
 			worst = now - last;
+		if (s->waits_ms > 0 && now - last >= s->waits_ms)
+			printf("INFO %s.%s wait %ld ms after %lu reads (answers at %ld and %ld ms)\n", label, s->check,
+			       now - last, reads - 1, last, now);
 		last = now;
 		usleep(2000);
 	}
-	if (vm_verdict(label, "session-across-reload", r >= 0 && v == vendor && got == line && access(stop, F_OK) == 0,
+	if (vm_verdict(label, s->check, r >= 0 && v == vendor && got == line && access(s->stop, F_OK) == 0,
 		       "after %lu reads: %s (vendor %#06x, interrupt line %#04x)", reads,
-		       r < 0 ? strerror(-r) : access(stop, F_OK) ? "never told to stop" : "a changed answer", v, got))
-		printf("MEASURE %s.session-longest-wait %ld ms (%lu reads)\n", label, worst, reads);
+		       r < 0 ? strerror(-r) : access(s->stop, F_OK) ? "never told to stop" : "a changed answer", v, got))
+		printf("MEASURE %s.%s %ld ms (%lu reads)\n", label, s->measure, worst, reads);
 	vuc_close(c);
 }
 
@@ -165,9 +179,13 @@ int main(int argc, char **argv)
 		{ "proxy-pid", required_argument, NULL, 'p' }, { "hold-device-fd", no_argument, NULL, 'H' },
 		{ "serves", no_argument, NULL, 'S' },          { "dma-limit", required_argument, NULL, 'L' },
 		{ "sparse", required_argument, NULL, 'P' },    { "session-until", required_argument, NULL, 'U' },
+		{ "session-check", required_argument, NULL, 'C' },
+		{ "session-measure", required_argument, NULL, 'M' },
+		{ "session-waits", required_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sock = NULL, *label = "trust", *stop = NULL;
+	struct session session = { .check = "session-across-reload", .measure = "session-longest-wait" };
+	const char *sock = NULL, *label = "trust";
 	uint64_t limit = 0, sparse_size = 0;
 	bool hold = false, serve = false;
 	pid_t pid = 0;
@@ -198,11 +216,21 @@ int main(int argc, char **argv)
 			sparse_size = strtoull(optarg, NULL, 0);
 			break;
 		case 'U':
-			stop = optarg;
+			session.stop = optarg;
+			break;
+		case 'C':
+			session.check = optarg;
+			break;
+		case 'M':
+			session.measure = optarg;
+			break;
+		case 'W':
+			session.waits_ms = atol(optarg);
 			break;
 		default:
 			fprintf(stderr, "usage: vm-trust --socket PATH [--label L] [--proxy-pid N --hold-device-fd] "
-					"[--serves] [--dma-limit BYTES] [--sparse BYTES] [--session-until FILE]\n");
+					"[--serves] [--dma-limit BYTES] [--sparse BYTES] [--session-until FILE "
+					"[--session-check NAME] [--session-measure NAME] [--session-waits MS]]\n");
 			return 2;
 		}
 	}
@@ -218,7 +246,7 @@ int main(int argc, char **argv)
 		dma_limit(label, sock, limit);
 	if (sparse_size)
 		sparse(label, sock, sparse_size);
-	if (stop)
-		session_until(label, sock, stop);
+	if (session.stop)
+		session_until(label, sock, &session);
 	return vm_failures ? 1 : 0;
 }
