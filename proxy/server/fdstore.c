@@ -33,6 +33,24 @@ static bool same_file(int a, int b)
 	return syscall(SYS_kcmp, pid, pid, KCMP_FILE, a, b) == 0;
 }
 
+/* The name of store file i: vup-state-0, vup-state-1, vup-journal. */
+static void file_name(char *buf, size_t len, int i)
+{
+	if (i < 2)
+		snprintf(buf, len, STATE_NAME "%d", i);
+	else
+		snprintf(buf, len, JOURNAL_NAME);
+}
+
+/* Whatever the store holds under name goes (systemd closes its copies). 0 or -errno. */
+static int remove_name(const char *name)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+	return notify_supervisor_send(msg, -1);
+}
+
 /* The store no longer follows the session: its state goes too, so that a restart starts afresh rather
  * than resuming a stale one. */
 static void broken(struct fdstore *fs, const char *what, int err)
@@ -43,10 +61,10 @@ static void broken(struct fdstore *fs, const char *what, int err)
 		 strerror(err));
 	fs->broken = true;
 	for (int i = 0; i < 2; i++) {
-		char msg[64];
+		char name[32];
 
-		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=" STATE_NAME "%d", i);
-		notify_supervisor_fds(msg, NULL, 0);
+		file_name(name, sizeof(name), i);
+		remove_name(name);
 	}
 }
 
@@ -56,7 +74,7 @@ static int push(struct fdstore *fs, int fd, const char *name)
 	int ret;
 
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
-	ret = notify_supervisor_fds(msg, &fd, 1);
+	ret = notify_supervisor_send(msg, fd);
 	if (ret)
 		broken(fs, "storing a file", -ret);
 	return ret;
@@ -64,11 +82,8 @@ static int push(struct fdstore *fs, int fd, const char *name)
 
 static void drop(struct fdstore *fs, const char *name)
 {
-	char msg[64];
-	int ret;
+	int ret = remove_name(name);
 
-	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
-	ret = notify_supervisor_fds(msg, NULL, 0);
 	if (ret)
 		broken(fs, "removing a file", -ret);
 }
@@ -118,20 +133,30 @@ static int add_entry(struct fdstore *fs, int fd, uint32_t id)
  */
 static int sync_files(struct fdstore *fs, const struct ho_state *st, uint32_t *ids, bool sync)
 {
-	uint32_t old_n = fs->n;
+	uint32_t old_n = fs->n, top = 0;
 	uint8_t *keep = calloc(old_n ? old_n : 1, 1);
+	int32_t *at = NULL; /* entry index by fd number: one look-up a file, not a scan */
 	int ret = 0;
 
-	if (!keep)
+	for (uint32_t k = 0; k < old_n; k++)
+		top = (uint32_t)fs->e[k].fd > top ? (uint32_t)fs->e[k].fd : top;
+	if (keep)
+		at = malloc(((size_t)top + 1) * sizeof(*at));
+	if (!at) {
+		free(keep);
 		return -ENOMEM;
+	}
+	memset(at, 0xff, ((size_t)top + 1) * sizeof(*at));
+	for (uint32_t k = 0; k < old_n; k++)
+		at[fs->e[k].fd] = (int32_t)k;
 	for (uint32_t i = 0; i < st->nfds && !ret; i++) {
+		int32_t k = (uint32_t)st->fds[i] <= top ? at[st->fds[i]] : -1;
 		uint32_t id = 0;
 
-		for (uint32_t k = 0; k < old_n && !id; k++)
-			if (fs->e[k].fd == st->fds[i] && (!sync || same_file(st->fds[i], fs->e[k].mirror))) {
-				id = fs->e[k].id;
-				keep[k] = 1;
-			}
+		if (k >= 0 && (!sync || same_file(st->fds[i], fs->e[k].mirror))) {
+			id = fs->e[k].id;
+			keep[k] = 1;
+		}
 		if (!id && !sync) {
 			ret = -EAGAIN; /* a file the last sync did not see: sync now */
 		} else if (!id) {
@@ -149,6 +174,7 @@ static int sync_files(struct fdstore *fs, const struct ho_state *st, uint32_t *i
 	for (uint32_t k = old_n; sync && !ret && k-- > 0;)
 		if (!keep[k])
 			forget_entry(fs, k);
+	free(at);
 	free(keep);
 	return ret;
 }
@@ -219,10 +245,11 @@ void fdstore_republish(struct server *srv)
 {
 	struct fdstore *fs = &srv->store;
 
-	for (int i = 0; fs->on && i < 2; i++) {
+	/* the state memfds and the journal: a refusing successor put its own in their place */
+	for (int i = 0; fs->on && i < 3; i++) {
 		char name[32];
 
-		snprintf(name, sizeof(name), STATE_NAME "%d", i);
+		file_name(name, sizeof(name), i);
 		drop(fs, name);
 		push(fs, fs->files[i], name);
 	}
@@ -251,10 +278,7 @@ static int store_file(struct fdstore *fs, int i)
 	char name[32];
 	int fd;
 
-	if (i < 2)
-		snprintf(name, sizeof(name), STATE_NAME "%d", i);
-	else
-		snprintf(name, sizeof(name), JOURNAL_NAME);
+	file_name(name, sizeof(name), i);
 	if (fs->files[i] >= 0)
 		return 0;
 	fd = memfd_create(i < 2 ? "vfio-user-proxy-state" : "vfio-user-proxy-journal", MFD_CLOEXEC);
@@ -446,10 +470,7 @@ int fdstore_recover(struct ho_state *st, int store_fds[3])
 		if (used && used[k] && !ret)
 			continue;
 		if (names && names[k]) {
-			char msg[96];
-
-			snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", names[k]);
-			notify_supervisor_fds(msg, NULL, 0);
+			remove_name(names[k]);
 			removed++;
 		}
 		close(fd);
@@ -483,16 +504,15 @@ bool fdstore_restart_pending(void)
 
 void fdstore_discard(const struct ho_state *st)
 {
-	char msg[64];
+	char name[32];
 
 	for (uint32_t i = 0; st->have_store && i < st->nfds; i++) {
-		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=" FD_PREFIX "%" PRIu32, st->store.ids[i]);
-		notify_supervisor_fds(msg, NULL, 0);
+		id_name(name, sizeof(name), st->store.ids[i]);
+		remove_name(name);
 	}
-	for (int i = 0; i < 2; i++) {
-		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=" STATE_NAME "%d", i);
-		notify_supervisor_fds(msg, NULL, 0);
+	for (int i = 0; i < 3; i++) {
+		file_name(name, sizeof(name), i);
+		remove_name(name);
 	}
-	notify_supervisor_fds("FDSTOREREMOVE=1\nFDNAME=" JOURNAL_NAME, NULL, 0);
 	notify_supervisor_barrier(BARRIER_MS);
 }

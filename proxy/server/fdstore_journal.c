@@ -9,6 +9,7 @@
 
 #include "util/handover_state.h"
 #include "util/log.h"
+#include "util/scm.h"
 
 #define JOURNAL_MAGIC 0x4a505556u /* "VUPJ" */
 #define JOURNAL_MAX 4096u
@@ -91,23 +92,6 @@ static bool at_head(int fd, const struct vfio_user_header *want)
 	       h.cmd == want->cmd && h.msg_size == want->msg_size && h.flags == want->flags;
 }
 
-/* Takes the message out of the socket unhandled (its fds dropped with it). */
-static int discard(int fd, size_t size)
-{
-	uint8_t scratch[4096];
-
-	while (size) {
-		ssize_t n = recv(fd, scratch, size < sizeof(scratch) ? size : sizeof(scratch), MSG_DONTWAIT);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -ECONNRESET;
-		size -= (size_t)n;
-	}
-	return 0;
-}
-
 void journal_replay(int fd, const struct ho_state *st)
 {
 	struct fdstore_journal j;
@@ -148,7 +132,7 @@ void journal_replay(int fd, const struct ho_state *st)
 		if (send(cfd, &e, sizeof(e), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(e))
 			log_warn("fd store: the reply to message %u could not be sent", j.hdr.msg_id);
 	}
-	if (whole && discard(cfd, j.hdr.msg_size))
+	if (whole && scm_discard(cfd, j.hdr.msg_size)) /* unhandled, its fds dropped */
 		log_warn("fd store: message %u could not be taken out of the socket", j.hdr.msg_id);
 	log_info("fd store: message %u (command %u) had been %s before the restart", j.hdr.msg_id, j.hdr.cmd,
 		 answered ? "answered" : committed ? "handled; its reply sent again" : "lost with fds");

@@ -156,25 +156,15 @@ static ssize_t recv_some(struct session *s, void *buf, size_t len, bool *got_fds
 	return n;
 }
 
-/* The socket's bytes up to stream position pos leave it (bytes of handled messages, or of one about to be). */
+/* The socket's bytes up to stream position pos leave it (bytes of handled messages, or of one about to be;
+ * their fds were taken when they were first read). */
 static int consume_to(struct session *s, uint64_t pos)
 {
-	uint8_t scratch[4096];
+	int ret = s->consumed < pos ? scm_discard(s->fd, pos - s->consumed) : 0;
 
-	while (s->consumed < pos) {
-		uint64_t todo = pos - s->consumed;
-		struct iovec iov = { .iov_base = scratch, .iov_len = todo < sizeof(scratch) ? (size_t)todo : sizeof(scratch) };
-		/* no control buffer: fds were taken when their bytes were first read */
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-		ssize_t n = recvmsg(s->fd, &msg, MSG_DONTWAIT);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -ECONNRESET;
-		s->consumed += (uint64_t)n;
-	}
-	return 0;
+	if (!ret && s->consumed < pos)
+		s->consumed = pos;
+	return ret;
 }
 
 int session_consume(struct session *s, size_t size)

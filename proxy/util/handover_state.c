@@ -393,33 +393,40 @@ static int ref(struct checker *k, uint32_t idx, bool optional, const char *what)
 	return ref_as(k, idx, optional, what, 1);
 }
 
-static int cmp_i32(const void *a, const void *b)
+static int cmp_u32(const void *a, const void *b)
 {
-	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
 	return (x > y) - (x < y);
 }
 
-static int check_fd_numbers(struct checker *k)
+/* n values, each in [lo, hi) and no two the same (what names them in the reason). */
+static int check_unique(struct checker *k, const uint32_t *v, uint32_t n, uint32_t lo, uint32_t hi,
+			const char *what)
 {
-	const struct ho_state *st = k->st;
-	int32_t *sorted;
+	uint32_t *sorted;
 	int ret = 0;
 
-	if (!st->nfds)
+	if (!n)
 		return 0;
-	sorted = malloc(st->nfds * sizeof(*sorted));
+	sorted = malloc(n * sizeof(*sorted));
 	if (!sorted)
 		return -ENOMEM;
-	memcpy(sorted, st->fds, st->nfds * sizeof(*sorted));
-	qsort(sorted, st->nfds, sizeof(*sorted), cmp_i32);
-	if (sorted[0] < 0 || sorted[st->nfds - 1] >= (1 << 30))
-		ret = bad(k, "an fd number is out of range");
-	for (uint32_t i = 1; i < st->nfds && !ret; i++)
+	memcpy(sorted, v, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_u32);
+	if (sorted[0] < lo || sorted[n - 1] >= hi)
+		ret = bad(k, "an %s is out of range", what);
+	for (uint32_t i = 1; i < n && !ret; i++)
 		if (sorted[i] == sorted[i - 1])
-			ret = bad(k, "fd %d is listed twice", (int)sorted[i]);
+			ret = bad(k, "%s %u is listed twice", what, sorted[i]);
 	free(sorted);
 	return ret;
+}
+
+/* fd numbers are int32: a negative one reads as 2^31 or more, out of range */
+static int check_fd_numbers(struct checker *k)
+{
+	return check_unique(k, (const uint32_t *)k->st->fds, k->st->nfds, 0, 1u << 30, "fd number");
 }
 
 static int check_session(struct checker *k, const struct ho_session *s)
@@ -526,32 +533,11 @@ static int check_vfio(struct checker *k, const struct ho_vfio *v)
 	return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 static int check_store(struct checker *k, const struct ho_store *s)
 {
-	uint32_t n = k->st->nfds, *sorted;
-	int ret = 0;
-
-	if (!s->generation || (n && !s->ids))
+	if (!s->generation || (k->st->nfds && !s->ids))
 		return bad(k, "the fd store record has generation 0 or no ids");
-	sorted = malloc((n ? n : 1) * sizeof(*sorted));
-	if (!sorted)
-		return -ENOMEM;
-	memcpy(sorted, s->ids, n * sizeof(*sorted));
-	qsort(sorted, n, sizeof(*sorted), cmp_u32);
-	if (n && (sorted[0] == 0 || sorted[n - 1] >= (1u << 31)))
-		ret = bad(k, "an fd store id is out of range");
-	for (uint32_t i = 1; i < n && !ret; i++)
-		if (sorted[i] == sorted[i - 1])
-			ret = bad(k, "fd store id %u is listed twice", sorted[i]);
-	free(sorted);
-	return ret;
+	return check_unique(k, s->ids, k->st->nfds, 1, 1u << 31, "fd store id");
 }
 
 static int check_state(const struct ho_state *st, char *why, size_t why_len)

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/scm.h"
 
 static int sock = -1;
 static int store_sock = -1; /* connected to the supervisor, sends that wait: the fd store's (notify_supervisor_connect) */
@@ -135,32 +136,17 @@ int notify_supervisor_connect(int timeout_ms)
 	return 0;
 }
 
-int notify_supervisor_fds(const char *text, const int *fds, unsigned int n)
+int notify_supervisor_send(const char *text, int fd)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(NOTIFY_MAX_FDS * sizeof(int))];
-	} control;
 	struct iovec iov = { .iov_base = (void *)text, .iov_len = strlen(text) };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	union scm_one_fd ctl;
 	int ret;
 
 	if (store_sock < 0)
 		return -ENOTCONN;
-	if (n > NOTIFY_MAX_FDS)
-		return -E2BIG;
-	if (n) {
-		struct cmsghdr *c;
-
-		memset(&control, 0, sizeof(control));
-		msg.msg_control = control.buf;
-		msg.msg_controllen = CMSG_SPACE(n * sizeof(int));
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(n * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, n * sizeof(int));
-	}
+	if (fd >= 0)
+		scm_put_fd(&msg, &ctl, fd);
 	do {
 		ret = sendmsg(store_sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
 	} while (ret == -EINTR);
@@ -175,7 +161,7 @@ int notify_supervisor_barrier(int timeout_ms)
 	if (pipe2(pipefd, O_CLOEXEC))
 		return -errno;
 	/* the supervisor closes the write end once it has handled every message before this one */
-	ret = notify_supervisor_fds("BARRIER=1", &pipefd[1], 1);
+	ret = notify_supervisor_send("BARRIER=1", pipefd[1]);
 	close(pipefd[1]);
 	p.fd = pipefd[0];
 	while (!ret) {

@@ -30,10 +30,9 @@ bool notify_supervisor_available(void);
 /* Before confinement: a socket of the fd store's own, connected to the supervisor, whose sends wait for
  * room up to timeout_ms (a datagram socket's do not). 0 or -errno. */
 int notify_supervisor_connect(int timeout_ms);
-#define NOTIFY_MAX_FDS 16u
-/* text with fds (at most NOTIFY_MAX_FDS; the fd store's FDSTORE=1) to the supervisor over that socket;
- * 0 or -errno (-ETIMEDOUT: EAGAIN after the timeout). */
-int notify_supervisor_fds(const char *text, const int *fds, unsigned int n);
+/* text, with fd unless it is -1 (the fd store's FDSTORE=1), to the supervisor over that socket; 0 or
+ * -errno (-EAGAIN once the timeout passed). */
+int notify_supervisor_send(const char *text, int fd);
 /* BARRIER=1: returns once the supervisor has handled every message sent before (it closes the pipe
  * end sent with it), or after timeout_ms (-ETIMEDOUT). 0 or -errno. */
 int notify_supervisor_barrier(int timeout_ms);

@@ -322,6 +322,7 @@ static int case_teardown(void **state)
 	close(S.sock);
 	unlink(S.path);
 	unsetenv("NOTIFY_SOCKET");
+	unsetenv("VFIO_USER_PROXY_TEST_HANDOVER");
 	if (T.win_fd >= 0)
 		close(T.win_fd);
 	for (unsigned int i = 0; i < EDU_MSIX_VECTORS; i++)
@@ -338,6 +339,8 @@ static void test_crash_resumes_session(void **state)
 	(void)state;
 	start_fresh();
 	set_up_device();
+	for (int i = 0; i < 100 && stored_count("vup-") < 2 + 4 + (int)EDU_MSIX_VECTORS; i++)
+		usleep(10000); /* the fake systemd takes its datagrams in a thread of its own */
 	assert_int_equal(stored_count("vup-state-"), 2);
 	assert_true(stored_count("vup-") >= 2 + 4 + (int)EDU_MSIX_VECTORS); /* listen, client, RAM BAR, window, eventfds */
 	for (int round = 0; round < 3; round++) {
@@ -358,6 +361,9 @@ static void test_crash_resumes_session(void **state)
 }
 
 static volatile int killer_failed; /* (cmocka's asserts are the main thread's) */
+/* The killer's proxies have it as their parent thread (PR_SET_PDEATHSIG follows the thread): it lives
+ * until the client is done with the last one. */
+static volatile int kills_done, client_done;
 
 static void *killer(void *arg)
 {
@@ -373,10 +379,15 @@ static void *killer(void *arg)
 			break;
 		}
 		usleep(20000);
+		if (truncate(T.p.log_path, 0)) /* so that the wait below sees this start's line */
+			killer_failed = 4;
 		spawn(true);
-		if (!wait_log("resuming the session", 10000))
+		if (!wait_log("info: serving ", 10000))
 			killer_failed = 2;
 	}
+	kills_done = 1;
+	while (!client_done)
+		usleep(1000);
 	return NULL;
 }
 
@@ -396,13 +407,14 @@ static void test_crash_mid_request(void **state)
 	start_fresh();
 	set_up_device();
 	vuc_set_timeout(T.c, 30000);
-	killer_failed = 0;
+	killer_failed = kills_done = client_done = 0;
 	assert_int_equal(pthread_create(&t, NULL, killer, &seed), 0);
-	for (uint64_t i = 1; pthread_tryjoin_np(t, NULL) != 0; i++, ops++) {
+	for (uint64_t i = 1; !kills_done; i++, ops++) {
 		int w = vuc_write64(T.c, BAR0, EDU_REG_DMA_SRC, i * 0x1000), r = w ? 0 : vuc_read64(T.c, BAR0, EDU_REG_DMA_SRC, &v);
 
 		if (w || r || v != i * 0x1000) {
 			killer_failed = 3;
+			client_done = 1;
 			pthread_join(t, NULL);
 			fail_msg("pair %lu: write %d, read %d, value %#llx", ops, w, r, (unsigned long long)v);
 		}
@@ -411,6 +423,8 @@ static void test_crash_mid_request(void **state)
 	print_message("%lu write+read pairs across 10 kills\n", ops);
 	check_device();
 	assert_int_equal(proxy_stop_within(&T.p, 5000), 0);
+	client_done = 1;
+	pthread_join(t, NULL);
 }
 
 /* Run as --user: the privileged helper leaves the socket in place when the proxy is killed (the store
@@ -437,6 +451,64 @@ static void test_crash_as_user(void **state)
 	assert_non_null(T.c);
 	assert_int_equal(proxy_stop_within(&T.p, 5000), 0);
 	assert_int_not_equal(stat(T.p.socket_path, &st), 0); /* removed at the clean stop */
+}
+
+/* The inode the store holds under name, or 0 (and how many files it holds under that name). */
+static ino_t stored_ino(const char *name, int *count)
+{
+	ino_t ino = 0;
+
+	*count = 0;
+	pthread_mutex_lock(&S.lock);
+	for (int i = 0; i < S.n; i++) {
+		struct stat st;
+
+		if (strcmp(S.e[i].name, name) == 0 && fstat(S.e[i].fd, &st) == 0) {
+			ino = st.st_ino;
+			(*count)++;
+		}
+	}
+	pthread_mutex_unlock(&S.lock);
+	return ino;
+}
+
+/*
+ * A hand-over whose successor refuses the state: confined, the old process serves on and the store holds
+ * its own state memfds and journal as before; in place, the old binary runs again (a successor of its own,
+ * with new ones). Either way one of each, and a crash after it still resumes the session.
+ */
+static void test_refused_handover_keeps_store(void **state)
+{
+	static const char *const names[] = { "vup-state-0", "vup-state-1", "vup-journal" };
+	ino_t before[3];
+	int n;
+
+	(void)state;
+	setenv("VFIO_USER_PROXY_TEST_HANDOVER", "future", 1); /* the successor reads the state as too new */
+	start_fresh();
+	set_up_device();
+	usleep(100000);
+	for (int i = 0; i < 3; i++)
+		before[i] = stored_ino(names[i], &n);
+	bool in_place = getenv("PROXY_ARGS") && strstr(getenv("PROXY_ARGS"), "--no-seccomp");
+
+	assert_int_equal(kill(T.p.pid, SIGHUP), 0);
+	assert_true(wait_log(in_place ? "running the previous binary again" : "hand-over did not happen", 10000));
+	assert_true(wait_log("serving", 10000));
+	usleep(200000);
+	for (int i = 0; i < 3; i++) {
+		ino_t now = stored_ino(names[i], &n);
+
+		assert_int_equal(n, 1);
+		if (!in_place)
+			assert_int_equal(now, before[i]);
+	}
+	unsetenv("VFIO_USER_PROXY_TEST_HANDOVER");
+	kill_hard();
+	spawn(true);
+	assert_true(wait_log("resuming the session", 10000));
+	check_device();
+	assert_int_equal(proxy_stop_within(&T.p, 5000), 0);
 }
 
 /* A client that leaves takes its memory and connection out of the store (and the proxy waited for it). */
@@ -506,6 +578,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_crash_resumes_session, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_mid_request, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_as_user, case_setup, case_teardown),
+		cmocka_unit_test_setup_teardown(test_refused_handover_keeps_store, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_departed_client_leaves_store, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_store_starts_fresh, case_setup, case_teardown),
 	};
