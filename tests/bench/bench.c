@@ -17,6 +17,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: vup-bench [--short] [--json] [--proxy PATH] [--poll-us N] [--rounds N] [--fifo]\n"
+		"                 [--trapped-only]\n"
 		"\n"
 		"Measures vfio-user-proxy (the emulated edu device) against baselines taken in the same run:\n"
 		"a minimal echo server on a socketpair driven by the same client library, raw socket streams,\n"
@@ -29,7 +30,8 @@ static void usage(FILE *out)
 		"  --poll-us N   also measure a proxy started with --poll-us N (default 50; 0: skip)\n"
 		"  --rounds N    interleaved proxy/baseline rounds per figure (default 5, short 1)\n"
 		"  --fifo        run everything (this process, the proxy, the echo server) SCHED_FIFO 1, so that\n"
-		"                other load on the machine delays the wake-ups less (needs CAP_SYS_NICE)\n");
+		"                other load on the machine delays the wake-ups less (needs CAP_SYS_NICE)\n"
+		"  --trapped-only  only the trapped-path sections (round trips, CPU, posted writes, interrupts)\n");
 }
 
 static void set_mode(bool short_mode)
@@ -183,12 +185,12 @@ int main(int argc, char **argv)
 		{ "short", no_argument, NULL, 's' },     { "json", no_argument, NULL, 'j' },
 		{ "proxy", required_argument, NULL, 'p' }, { "poll-us", required_argument, NULL, 'P' },
 		{ "rounds", required_argument, NULL, 'r' }, { "fifo", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
+		{ "trapped-only", no_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct server proxy = { .efd = -1 }, echo = { .efd = -1 }, polling = { .efd = -1 };
 	struct measure idle_rss = measure_value(-1);
-	bool short_mode = false, have_poll = false, fifo = false;
+	bool short_mode = false, have_poll = false, fifo = false, trapped_only = false;
 	int rounds = 0, c, ret;
 	char poll_arg[16];
 
@@ -214,6 +216,9 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			fifo = true;
+			break;
+		case 't':
+			trapped_only = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -253,7 +258,7 @@ int main(int argc, char **argv)
 	describe();
 	load_note("load average at start");
 
-	ret = bench_start(placements[nplacements - 1].server_cpu, &idle_rss);
+	ret = trapped_only ? 0 : bench_start(placements[nplacements - 1].server_cpu, &idle_rss);
 	if (!ret)
 		ret = proxy_launch(&proxy, NULL, placements[0].server_cpu, NULL);
 	if (!ret)
@@ -284,11 +289,11 @@ int main(int argc, char **argv)
 	ret = bench_trapped(&proxy, &echo, have_poll ? &polling : NULL);
 	if (have_poll)
 		server_stop(&polling);
-	if (!ret)
+	if (!ret && !trapped_only)
 		ret = bench_dma(&proxy, &echo);
-	if (!ret)
+	if (!ret && !trapped_only)
 		ret = bench_maps(&proxy, &echo);
-	if (!ret)
+	if (!ret && !trapped_only)
 		bench_table_lookup();
 	if (ret && proxy.pid > 0)
 		proxy_dump_log(&proxy);

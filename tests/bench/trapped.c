@@ -12,7 +12,8 @@
 #define BAR0 VFIO_PCI_BAR0_REGION_INDEX
 #define WARMUP 200u
 
-enum op { OP_READ, OP_WRITE, OP_RAW_READ, OP_RAW_WRITE, OP_PP_READ, OP_PP_WRITE, OP_POSTED, OP_IRQ };
+enum op { OP_READ, OP_WRITE, OP_RAW_READ, OP_RAW_WRITE, OP_MIN_READ, OP_MIN_WRITE, OP_PP_READ, OP_PP_WRITE, OP_POSTED,
+	   OP_IRQ };
 
 /* The read or write of a family that starts with its read (OP_RAW_READ, OP_PP_READ) matching op. */
 static enum op twin(enum op read_op, enum op op)
@@ -61,6 +62,38 @@ static int raw_op(struct server *srv, bool write)
 	return 0;
 }
 
+/*
+ * The minimal client: the ping-pong's client against a vfio-user server. The request in one write, the
+ * whole reply in one read (a server sends it with one sendmsg), nothing parsed but the reply's size.
+ */
+static int min_op(struct server *srv, bool is_write)
+{
+	static const struct {
+		struct vfio_user_header h;
+		struct vfio_user_region_access a;
+		uint32_t data;
+	} __attribute__((packed)) req[2] = {
+		{ .h = { .msg_id = 1, .cmd = VFIO_USER_REGION_READ, .msg_size = sizeof(req[0]) - 4 },
+		  .a = { .offset = EDU_REG_LIVENESS, .region = BAR0, .count = 4 } },
+		{ .h = { .msg_id = 2, .cmd = VFIO_USER_REGION_WRITE, .msg_size = sizeof(req[0]) },
+		  .a = { .offset = EDU_REG_LIVENESS, .region = BAR0, .count = 4 }, .data = 0x5a5a5a5a },
+	};
+	size_t reply = is_write ? sizeof(req[0]) - 4 : sizeof(req[0]), got = 0;
+	uint8_t buf[64];
+	int fd = vuc_socket_fd(srv->c);
+
+	if (write(fd, &req[is_write], req[is_write].h.msg_size) != (ssize_t)req[is_write].h.msg_size)
+		return -EIO;
+	while (got < reply) {
+		ssize_t k = read(fd, buf + got, reply - got);
+
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		got += (size_t)k;
+	}
+	return 0;
+}
+
 static int one_op(struct server *srv, enum op op)
 {
 	uint32_t v = 0x5a5a5a5a, one = 1;
@@ -74,6 +107,9 @@ static int one_op(struct server *srv, enum op op)
 	case OP_RAW_READ:
 	case OP_RAW_WRITE:
 		return raw_op(srv, op == OP_RAW_WRITE);
+	case OP_MIN_READ:
+	case OP_MIN_WRITE:
+		return min_op(srv, op == OP_MIN_WRITE);
 	case OP_PP_READ:
 	case OP_PP_WRITE:
 		return pingpong_round(srv, op == OP_PP_WRITE);
@@ -166,10 +202,12 @@ static const char *op_name(enum op op)
 	switch (op) {
 	case OP_READ:
 	case OP_RAW_READ:
+	case OP_MIN_READ:
 	case OP_PP_READ:
 		return "4-byte REGION_READ round trip";
 	case OP_WRITE:
 	case OP_RAW_WRITE:
+	case OP_MIN_WRITE:
 	case OP_PP_WRITE:
 		return "4-byte REGION_WRITE round trip";
 	case OP_POSTED:
@@ -213,7 +251,7 @@ static struct series *find(struct series *xs, unsigned int nx, const struct serv
  */
 static int round_trips(struct server *proxy, struct server *echo, struct server *poll_proxy)
 {
-	struct series xs[24];
+	struct series xs[32];
 	struct server pp[2] = { { .efd = -1, .fd = -1 }, { .efd = -1, .fd = -1 } };
 	unsigned int nx = 0;
 	size_t cap = (size_t)opt.rounds * opt.rt_iters;
@@ -232,13 +270,42 @@ static int round_trips(struct server *proxy, struct server *echo, struct server 
 			add_series(xs, &nx, echo, &placements[p], op, cap);
 			add_series(xs, &nx, echo, &placements[p], twin(OP_RAW_READ, op), cap);
 			add_series(xs, &nx, &pp[op], &placements[p], twin(OP_PP_READ, op), cap);
-			if (poll_proxy)
+			add_series(xs, &nx, proxy, &placements[p], twin(OP_MIN_READ, op), cap);
+			if (poll_proxy) {
 				add_series(xs, &nx, poll_proxy, &placements[p], op, cap);
+				add_series(xs, &nx, poll_proxy, &placements[p], twin(OP_MIN_READ, op), cap);
+			}
 		}
 	}
 	ret = run_series(xs, nx, opt.rt_iters);
 	if (ret)
 		goto out;
+	/* The limit: the minimal client against the proxy, beside the minimal ping-pong (same bytes, same calls). */
+	for (int p = 0; p < nplacements; p++) {
+		const struct placement *pl = &placements[p];
+
+		for (enum op op = OP_READ; op <= OP_WRITE; op++) {
+			struct series *m = find(xs, nx, proxy, pl, twin(OP_MIN_READ, op));
+			struct series *ping = find(xs, nx, &pp[op], pl, twin(OP_PP_READ, op));
+			struct figure *f;
+
+			f = figure_add("trapped", UNIT_NS, measure_latency(&m->s), "%s, minimal client, %s", op_name(op),
+				       pl->name);
+			figure_base(f, "minimal AF_UNIX ping-pong", measure_latency(&ping->s));
+			snprintf(what, sizeof(what), "trapped %s, %s: proxy / minimal ping-pong (minimal client)",
+				 op == OP_READ ? "read" : "write", pl->name);
+			report_target(what, figure_ratio(f, 0), p == 0 ? 1.05 : 1.10, true, "x",
+				      "what the proxy does per message beyond one read and one write: see the CPU rows");
+			if (poll_proxy) {
+				struct series *q = find(xs, nx, poll_proxy, pl, twin(OP_MIN_READ, op));
+
+				f = figure_add("trapped", UNIT_NS, measure_latency(&q->s), "%s, minimal client, %s, --poll-us %d",
+					       op_name(op), pl->name, opt.poll_us);
+				figure_base(f, "minimal AF_UNIX ping-pong", measure_latency(&ping->s));
+				figure_base(f, "proxy without poll", measure_latency(&m->s));
+			}
+		}
+	}
 	for (int p = 0; p < nplacements; p++) {
 		const struct placement *pl = &placements[p];
 
