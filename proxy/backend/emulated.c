@@ -216,10 +216,11 @@ static int split_access(struct emulated *e, uint32_t index, uint64_t offset, uin
 			uint32_t max)
 {
 	while (count) {
-		uint32_t n = max;
+		/* the largest power of two within count and max, then halved until offset is aligned to it */
+		uint32_t n = 1u << (31 - __builtin_clz(count < max ? count : max));
 		int ret;
 
-		while (n > 1 && ((offset & (n - 1)) || count < n))
+		while (offset & (n - 1))
 			n >>= 1;
 		if (index == VFIO_PCI_CONFIG_REGION_INDEX)
 			ret = write ? edu_model_config_write(&e->model, (uint32_t)offset, buf, n)
@@ -246,6 +247,10 @@ static int emu_region_rw(struct device_backend *b, uint32_t index, uint64_t offs
 		return split_access(e, index, offset, buf, count, write, 4);
 	case VFIO_PCI_BAR0_REGION_INDEX + EDU_BAR_REGS:
 	case VFIO_PCI_BAR0_REGION_INDEX + EDU_BAR_MSIX:
+		/* a driver's usual access: one register, naturally aligned */
+		if ((count == 4 || count == 8) && !(offset & (count - 1)))
+			return write ? edu_model_bar_write(&e->model, index, offset, buf, count)
+				     : edu_model_bar_read(&e->model, index, offset, buf, count);
 		return split_access(e, index, offset, buf, count, write, 8);
 	case VFIO_PCI_BAR0_REGION_INDEX + EDU_BAR_RAM:
 		if (write)

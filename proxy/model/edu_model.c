@@ -68,7 +68,7 @@
 #define EDU_BAR_MEM64 0x4u
 #define EDU_BAR_PREFETCH 0x8u
 
-static uint64_t edu_get_le(const uint8_t *p, uint32_t n)
+static uint64_t edu_get_le_n(const uint8_t *p, uint32_t n)
 {
 	uint64_t v = 0;
 	uint32_t i;
@@ -78,12 +78,44 @@ static uint64_t edu_get_le(const uint8_t *p, uint32_t n)
 	return v;
 }
 
-static void edu_put_le(uint8_t *p, uint64_t v, uint32_t n)
+/* The register sizes spelled out: the compiler makes each one load (or store) on a little-endian host. */
+static uint64_t edu_get_le(const uint8_t *p, uint32_t n)
+{
+	switch (n) {
+	case 4:
+		return edu_get_le_n(p, 4);
+	case 8:
+		return edu_get_le_n(p, 8);
+	case 2:
+		return edu_get_le_n(p, 2);
+	default:
+		return edu_get_le_n(p, n);
+	}
+}
+
+static void edu_put_le_n(uint8_t *p, uint64_t v, uint32_t n)
 {
 	uint32_t i;
 
 	for (i = 0; i < n; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void edu_put_le(uint8_t *p, uint64_t v, uint32_t n)
+{
+	switch (n) {
+	case 4:
+		edu_put_le_n(p, v, 4);
+		break;
+	case 8:
+		edu_put_le_n(p, v, 8);
+		break;
+	case 2:
+		edu_put_le_n(p, v, 2);
+		break;
+	default:
+		edu_put_le_n(p, v, n);
+	}
 }
 
 static uint32_t edu_cfg_get(const struct edu_model *m, uint32_t off, uint32_t n)

@@ -86,8 +86,10 @@ int dispatch_message(struct session *s, const struct vfio_user_header *hdr, uint
 	uint32_t type = hdr->flags & VFIO_USER_F_TYPE_MASK;
 	const struct command_desc *d = NULL;
 	struct request rq = { .hdr = hdr, .payload = payload, .len = len, .fds = fds, .nfds = nfds };
-	struct reply rp = { .payload = s->ctx->tx_buf, .cap = SESSION_BUF_SIZE, .len = 0, .fd = -1 };
-	struct vfio_user_header out;
+	/* the reply is built whole in tx_buf, the header in front of the payload: one iovec to send */
+	struct vfio_user_header *out = (struct vfio_user_header *)s->ctx->tx_buf;
+	struct reply rp = { .payload = s->ctx->tx_buf + sizeof(*out), .cap = SESSION_BUF_SIZE - sizeof(*out), .len = 0,
+			    .fd = -1 };
 	bool no_reply;
 	int ret;
 
@@ -121,23 +123,23 @@ int dispatch_message(struct session *s, const struct vfio_user_header *hdr, uint
 	if (ret < 0)
 		log_debug("%s (msg %u): %s", vfio_user_command_name(hdr->cmd), hdr->msg_id, strerror(-ret));
 
-	out.msg_id = hdr->msg_id;
-	out.cmd = hdr->cmd;
-	out.error_no = 0;
+	out->msg_id = hdr->msg_id;
+	out->cmd = hdr->cmd;
+	out->error_no = 0;
 	if (ret < 0) {
-		out.flags = VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR;
-		out.error_no = (uint32_t)-ret;
-		out.msg_size = sizeof(out);
+		out->flags = VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR;
+		out->error_no = (uint32_t)-ret;
+		out->msg_size = sizeof(*out);
 		rp.len = 0;
 		rp.fd = -1;
 	} else {
-		out.flags = VFIO_USER_F_TYPE_REPLY;
-		out.msg_size = (uint32_t)(sizeof(out) + rp.len);
+		out->flags = VFIO_USER_F_TYPE_REPLY;
+		out->msg_size = (uint32_t)(sizeof(*out) + rp.len);
 	}
 	no_reply = hdr->flags & VFIO_USER_F_NO_REPLY;
 	/* before the reply: a restart never misses what the client was told, and can tell it again */
 	if (d)
-		note_change(s, d->change, no_reply ? NULL : &out, rp.payload, rp.len);
+		note_change(s, d->change, no_reply ? NULL : out, rp.payload, rp.len);
 	if (no_reply) {
 		ret = s->peek ? session_consume(s, sizeof(*hdr) + len) : 0;
 		if (s->ctx->store)
@@ -146,7 +148,7 @@ int dispatch_message(struct session *s, const struct vfio_user_header *hdr, uint
 	}
 	if (s->ctx->store)
 		s->ctx->store->sending(s->ctx->store_arg);
-	ret = session_send(s, &out, rp.payload, rp.len, NULL, 0, rp.fd);
+	ret = session_send_msg(s, out, rp.fd);
 	if (ret)
 		log_debug("reply to %s not sent: %s", vfio_user_command_name(hdr->cmd), strerror(-ret));
 	/* answered: only now does the request leave the socket (a restart before would handle it again) */

@@ -293,7 +293,7 @@ int handover_restore_session(struct server *srv, const struct ho_state *st)
 	}
 	srv->have_client = true;
 	epoll_ctl(srv->ctx.epfd, EPOLL_CTL_DEL, srv->listen_fd, NULL);
-	ret = server_epoll_set(srv, EPOLL_CTL_ADD, fd);
+	ret = server_watch_client(srv);
 	if (!ret && b->ops->resumed)
 		ret = b->ops->resumed(b);
 	if (ret)

@@ -301,6 +301,14 @@ int server_epoll_set(struct server *srv, int op, int fd)
 	return epoll_ctl(srv->ctx.epfd, op, fd, &ev) ? -errno : 0;
 }
 
+int server_watch_client(struct server *srv)
+{
+	if (!srv->ctx.blocking)
+		return server_epoll_set(srv, EPOLL_CTL_ADD, srv->session.fd);
+	waker_arm(&srv->ctx.waker, true);
+	return 0;
+}
+
 /* The backend's own event fd, polled for the server's whole life (not per session). -1 with errno set. */
 static int watch_backend(struct server *srv)
 {
@@ -310,6 +318,24 @@ static int watch_backend(struct server *srv)
 	if (!b->ops->event || b->event_fd < 0)
 		return 0;
 	return epoll_ctl(srv->ctx.epfd, EPOLL_CTL_ADD, b->event_fd, &ev);
+}
+
+/*
+ * Blocking reads of the client, with the waker watching the rest (waker.h), unless the server busy-polls
+ * (the read loop then polls the socket itself). Started before any confinement: the seccomp filter is
+ * installed on every thread (TSYNC). Without the thread the loop serves as well, one epoll_wait a message.
+ */
+static void start_waker(struct server *srv)
+{
+	int ret;
+
+	if (srv->ctx.poll_us)
+		return;
+	ret = waker_start(&srv->ctx.waker, srv->ctx.epfd);
+	if (ret)
+		log_warn("cannot start the event loop's helper thread (%s); reading the client after epoll instead",
+			 strerror(-ret));
+	srv->ctx.blocking = ret == 0;
 }
 
 /* A fresh server (st NULL), or the successor's side of a hand-over: the listening socket and the client's
@@ -380,6 +406,7 @@ static int create(const struct server_options *opts, struct device_backend *back
 			goto fail_resume;
 		goto fail;
 	}
+	start_waker(srv);
 	if (st && st->have_session) {
 		ret = handover_restore_session(srv, st);
 		if (ret)
@@ -440,7 +467,10 @@ static int end_client(struct server *srv, int why)
 	struct session *s = &srv->session;
 	int ret;
 
-	epoll_ctl(srv->ctx.epfd, EPOLL_CTL_DEL, s->fd, NULL);
+	if (srv->ctx.blocking)
+		waker_arm(&srv->ctx.waker, false);
+	else
+		epoll_ctl(srv->ctx.epfd, EPOLL_CTL_DEL, s->fd, NULL);
 	/* systemd lets the client's files and the device's go before the device is revoked */
 	fdstore_forget_session(srv);
 	ret = session_end(s);
@@ -531,7 +561,7 @@ static int accept_client(struct server *srv)
 	srv->have_client = true;
 	/* One client at a time: the next waits in the backlog until this one is gone. */
 	epoll_ctl(srv->ctx.epfd, EPOLL_CTL_DEL, srv->listen_fd, NULL);
-	ret = server_epoll_set(srv, EPOLL_CTL_ADD, fd);
+	ret = server_watch_client(srv);
 	if (ret)
 		return end_client(srv, ret);
 	fdstore_checkpoint(srv, true);
@@ -588,8 +618,11 @@ int server_run(struct server *srv)
 	int ret = 0;
 
 	log_info("serving %s on %s", srv->ctx.backend->name, srv->socket_path ? srv->socket_path : "the inherited socket");
+	if (srv->ctx.blocking)
+		waker_serve_here(&srv->ctx.waker);
 
 	for (;;) {
+		bool woken = false;
 		int n;
 
 		/* Between events the session stands at a message boundary: the place for a hand-over. */
@@ -599,7 +632,18 @@ int server_run(struct server *srv)
 			if (!srv->handover_pending)
 				handover_failed(srv, handover_exec_result());
 		}
-		n = epoll_wait(srv->ctx.epfd, events, 4, -1);
+		srv->ctx.yield = srv->handover_pending;
+		if (srv->have_client && srv->ctx.blocking) {
+			/* the client is read until the waker says other events wait (or a hand-over wants a turn) */
+			if (!waker_pending(&srv->ctx.waker)) {
+				ret = session_on_readable(&srv->session);
+				if (ret && (ret = end_client(srv, ret)))
+					return ret > 0 ? 0 : ret;
+				continue;
+			}
+			woken = true;
+		}
+		n = epoll_wait(srv->ctx.epfd, events, 4, woken ? 0 : -1);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -640,7 +684,7 @@ int server_run(struct server *srv)
 					if (ret)
 						return ret > 0 ? 0 : ret;
 				}
-			} else if (srv->have_client && fd == srv->session.fd) {
+			} else if (srv->have_client && !srv->ctx.blocking && fd == srv->session.fd) {
 				ret = session_on_readable(&srv->session);
 				if (ret) {
 					ret = end_client(srv, ret);
@@ -649,6 +693,8 @@ int server_run(struct server *srv)
 				}
 			}
 		}
+		if (woken)
+			waker_handled(&srv->ctx.waker); /* handled: what comes next makes the helper wake us again */
 	}
 	return ret;
 }
@@ -669,6 +715,7 @@ void server_destroy(struct server *srv)
 			log_warn("cannot remove socket %s: %s", srv->socket_path, strerror(-ret));
 		free(srv->socket_path);
 	}
+	waker_stop(&srv->ctx.waker);
 	if (srv->ctx.epfd >= 0)
 		close(srv->ctx.epfd);
 	srv->ctx.epfd = -1;

@@ -57,6 +57,8 @@ int server_check_listen_fd(int fd);
 int handover_restore_server(struct server *srv, const struct ho_state *st);
 int handover_restore_session(struct server *srv, const struct ho_state *st);
 int server_epoll_set(struct server *srv, int op, int fd);
+/* The session's client is watched: in the epoll set, or read with blocking reads while the waker watches the rest. */
+int server_watch_client(struct server *srv);
 /* Hand-over (handover.c): after SIGHUP, at a message boundary. Returns only when it did not happen (the
  * reason logged); the server carries on. */
 void server_handover(struct server *srv);

@@ -2,16 +2,33 @@
 #include "server/session.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
 #include "util/scm.h"
+
+/*
+ * The client's socket calls go to the kernel through syscall(): glibc's recvmsg and sendmsg are
+ * cancellation points, which in a process with a second thread (the waker's) cost each call two atomic
+ * operations more. The serving loop is never cancelled.
+ */
+static ssize_t sock_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return syscall(SYS_recvmsg, fd, msg, flags);
+}
+
+static ssize_t sock_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	return syscall(SYS_sendmsg, fd, msg, flags);
+}
 
 static void close_rx_fds(struct session *s)
 {
@@ -32,8 +49,22 @@ static void rx_reset(struct session *s)
 	s->rx_fds_msg = SIZE_MAX;
 }
 
+/* Blocking reads (ctx->blocking): the socket blocks. Else every read waits for nothing (epoll says when to
+ * read). Sends never wait in the kernel either way (MSG_DONTWAIT). */
+static int set_read_mode(int fd, bool blocking)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -errno;
+	fl = blocking ? fl & ~O_NONBLOCK : fl | O_NONBLOCK;
+	return fcntl(fd, F_SETFL, fl) ? -errno : 0;
+}
+
 int session_start(struct session *s, struct server_ctx *ctx, int fd)
 {
+	int ret;
+
 	memset(s, 0, sizeof(*s));
 	s->ctx = ctx;
 	s->fd = fd;
@@ -42,6 +73,9 @@ int session_start(struct session *s, struct server_ctx *ctx, int fd)
 		s->rx_fds[i] = -1;
 	ctx->backend->host = s;
 	s->peek = ctx->peek;
+	ret = set_read_mode(fd, ctx->blocking);
+	if (ret)
+		return ret;
 	if (s->peek) {
 		int zero = 0;
 
@@ -73,8 +107,8 @@ int session_end(struct session *s)
 
 /*
  * One recvmsg into buf with flags, keeping any fds that came with it in s->rx_fds (peek: closing them).
- * Returns bytes read, 0 at end of stream, -EAGAIN when nothing is there, or another negative errno;
- * *got_fds tells whether fds came.
+ * Without MSG_DONTWAIT it waits (blocking reads), until the waker interrupts it (-EINTR). Returns bytes read, 0 at end of stream, -EAGAIN when nothing is there, or
+ * another negative errno; *got_fds tells whether fds came.
  */
 static ssize_t recv_into(struct session *s, void *buf, size_t len, int flags, bool *got_fds)
 {
@@ -92,9 +126,17 @@ static ssize_t recv_into(struct session *s, void *buf, size_t len, int flags, bo
 	bool peek = flags & MSG_PEEK;
 	ssize_t n;
 
-	do {
-		n = recvmsg(s->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | flags);
-	} while (n < 0 && errno == EINTR);
+	if (flags & MSG_DONTWAIT) {
+		do {
+			n = sock_recvmsg(s->fd, &msg, MSG_CMSG_CLOEXEC | flags);
+		} while (n < 0 && errno == EINTR);
+	} else {
+		/* the waker's signal ends the wait (EINTR): back to the caller, which looks why */
+		if (!waker_enter(&s->ctx->waker))
+			return -EINTR;
+		n = sock_recvmsg(s->fd, &msg, MSG_CMSG_CLOEXEC | flags);
+		waker_leave(&s->ctx->waker);
+	}
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 
@@ -134,20 +176,22 @@ static ssize_t recv_into(struct session *s, void *buf, size_t len, int flags, bo
  */
 static ssize_t recv_some(struct session *s, void *buf, size_t len, bool *got_fds)
 {
+	int wait = s->ctx->blocking ? 0 : MSG_DONTWAIT;
 	bool fds_seen = false;
 	ssize_t n;
 
 	*got_fds = false;
 	if (!s->peek)
-		return recv_into(s, buf, len, 0, got_fds);
-	n = recv_into(s, buf, len, MSG_PEEK, &fds_seen);
+		return recv_into(s, buf, len, wait, got_fds);
+	n = recv_into(s, buf, len, MSG_PEEK | wait, &fds_seen);
 	if (n <= 0)
 		return n;
 	s->peeked += (uint64_t)n;
 	while (fds_seen && s->consumed < s->peeked) {
 		uint8_t scratch[4096];
 		uint64_t todo = s->peeked - s->consumed;
-		ssize_t m = recv_into(s, scratch, todo < sizeof(scratch) ? (size_t)todo : sizeof(scratch), 0, got_fds);
+		ssize_t m = recv_into(s, scratch, todo < sizeof(scratch) ? (size_t)todo : sizeof(scratch), MSG_DONTWAIT,
+				      got_fds);
 
 		if (m <= 0)
 			return m < 0 ? m : -ECONNRESET;
@@ -307,11 +351,34 @@ static uint64_t now_us(void)
 }
 
 /*
+ * Whether the read loop goes back to the event loop before its next read. Blocking reads (ctx->blocking):
+ * when the waker says events wait, and after every read while the server wants a message boundary soon
+ * (ctx->yield: a hand-over waiting for our DMA). Otherwise a read shorter than asked means the socket was
+ * empty: back to epoll, which (level-triggered) reports anything that came since, unless the server
+ * busy-polls (ctx->poll_us); and after SESSION_MAX_READS reads anyway, so that a client that never stops
+ * sending cannot keep the event loop from a signal.
+ */
+static bool leave_now(struct session *s, unsigned int reads, bool drained, bool exact)
+{
+	if (s->ctx->blocking)
+		return waker_pending(&s->ctx->waker) || (reads && s->ctx->yield);
+	if ((drained && !s->ctx->poll_us) || reads == SESSION_MAX_READS)
+		return true;
+	/*
+	 * A read that took exactly what it asked and ended on a message's end (a 36-byte REGION_WRITE fills
+	 * read_span) does not say whether more waits. A client that waits for each reply (the usual VMM) has
+	 * sent nothing more: the next read would only find the socket empty, so go back to epoll, which
+	 * knows. Learned from the last such read, and tried again every SESSION_EXACT_PROBE wake-ups so that
+	 * a client that streams is noticed.
+	 */
+	return exact && !s->ctx->poll_us && s->rx_start == s->rx_end && s->exact_waits &&
+	       ++s->exact_skips % SESSION_EXACT_PROBE;
+}
+
+/*
  * Reads what the socket has, one recvmsg per message of up to read_span bytes (and about one per message
- * while messages keep coming), and dispatches each whole message. A read shorter than asked means the
- * socket was empty: back to epoll, which (level-triggered) reports anything that came since, unless the server
- * busy-polls (ctx->poll_us). After SESSION_MAX_READS reads it returns anyway, so that a client that never
- * stops sending cannot keep the event loop from a signal.
+ * while messages keep coming), and dispatches each whole message, until leave_now(). With blocking reads
+ * the wait for the next message is the read itself.
  */
 int session_on_readable(struct session *s)
 {
@@ -327,17 +394,7 @@ int session_on_readable(struct session *s)
 		ret = dispatch_buffered(s);
 		if (ret < 0)
 			return ret;
-		if ((drained && !s->ctx->poll_us) || reads == SESSION_MAX_READS)
-			return 0;
-		/*
-		 * A read that took exactly what it asked and ended on a message's end (a 36-byte REGION_WRITE
-		 * fills read_span) does not say whether more waits. A client that waits for each reply (the
-		 * usual VMM) has sent nothing more: the next read would only find the socket empty, so go back
-		 * to epoll, which knows. Learned from the last such read, and tried again every
-		 * SESSION_EXACT_PROBE wake-ups so that a client that streams is noticed.
-		 */
-		if (exact && !s->ctx->poll_us && s->rx_start == s->rx_end && s->exact_waits &&
-		    ++s->exact_skips % SESSION_EXACT_PROBE)
+		if (leave_now(s, reads, drained, exact))
 			return 0;
 		compact(s);
 		room = read_room(s);
@@ -345,6 +402,10 @@ int session_on_readable(struct session *s)
 		n = recv_some(s, s->ctx->rx_buf + from, room, &got_fds);
 		if (exact)
 			s->exact_waits = n == -EAGAIN; /* what followed an exact read: nothing (a waiting client) */
+		if (s->ctx->blocking && (n == -EINTR || n == -EAGAIN)) {
+			reads--; /* no read: the waker, or another signal */
+			continue;
+		}
 		if (n == -EAGAIN) {
 			/*
 			 * Busy-poll: keep reading for poll_us before sleeping in epoll again, so that a client on
@@ -408,42 +469,19 @@ static int wait_writable(struct session *s, uint64_t deadline_us)
 	return 0;
 }
 
-int session_send(struct session *s, const struct vfio_user_header *hdr, const void *p1, size_t l1, const void *p2,
-		 size_t l2, int fd)
-{
-	struct iovec parts[2] = {
-		{ .iov_base = (void *)p1, .iov_len = l1 },
-		{ .iov_base = (void *)p2, .iov_len = l2 },
-	};
-
-	return session_sendv(s, hdr, parts, 2, fd);
-}
-
-int session_sendv(struct session *s, const struct vfio_user_header *hdr, const struct iovec *parts,
-		  unsigned int nparts, int fd)
+/* Sends what msg's iovecs hold with one sendmsg, the fd (if any) with the first byte; waits for room up to the timeout. */
+static int send_all(struct session *s, struct msghdr *msg, size_t left, int fd)
 {
 	union scm_one_fd control;
-	struct iovec iov[SESSION_MAX_SEND_PARTS + 1];
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 1 };
-	size_t left = sizeof(*hdr);
 	uint64_t deadline = 0;
 	int ret;
 
 	if (s->fd < 0)
 		return -EPIPE;
-	if (nparts > SESSION_MAX_SEND_PARTS)
-		return -EINVAL;
-	iov[0].iov_base = (void *)hdr;
-	iov[0].iov_len = sizeof(*hdr);
-	for (unsigned int i = 0; i < nparts; i++) {
-		iov[i + 1] = parts[i];
-		left += parts[i].iov_len;
-	}
-	msg.msg_iovlen = nparts + 1;
 	if (fd >= 0)
-		scm_put_fd(&msg, &control, fd);
+		scm_put_fd(msg, &control, fd);
 	while (left) {
-		ssize_t n = sendmsg(s->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = sock_sendmsg(s->fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -461,19 +499,70 @@ int session_sendv(struct session *s, const struct vfio_user_header *hdr, const s
 		}
 		left -= (size_t)n;
 		/* A short send: the fd went with the first byte; carry on with the rest. */
-		msg.msg_control = NULL;
-		msg.msg_controllen = 0;
-		while (n > 0 && msg.msg_iovlen) {
-			if ((size_t)n >= msg.msg_iov->iov_len) {
-				n -= (ssize_t)msg.msg_iov->iov_len;
-				msg.msg_iov++;
-				msg.msg_iovlen--;
+		msg->msg_control = NULL;
+		msg->msg_controllen = 0;
+		while (n > 0 && msg->msg_iovlen) {
+			if ((size_t)n >= msg->msg_iov->iov_len) {
+				n -= (ssize_t)msg->msg_iov->iov_len;
+				msg->msg_iov++;
+				msg->msg_iovlen--;
 			} else {
-				msg.msg_iov->iov_base = (uint8_t *)msg.msg_iov->iov_base + n;
-				msg.msg_iov->iov_len -= (size_t)n;
+				msg->msg_iov->iov_base = (uint8_t *)msg->msg_iov->iov_base + n;
+				msg->msg_iov->iov_len -= (size_t)n;
 				n = 0;
 			}
 		}
 	}
 	return 0;
+}
+
+int session_send_msg(struct session *s, const struct vfio_user_header *msg, int fd)
+{
+	size_t done = 0;
+	struct iovec iov;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	/* the usual reply, whole at once: sendto takes one buffer without a msghdr or iovec to copy in */
+	if (fd < 0 && s->fd >= 0) {
+		ssize_t n = syscall(SYS_sendto, s->fd, msg, (size_t)msg->msg_size, MSG_NOSIGNAL | MSG_DONTWAIT, NULL, 0);
+
+		if (n == (ssize_t)msg->msg_size)
+			return 0;
+		if (n > 0)
+			done = (size_t)n;
+	}
+	iov.iov_base = (uint8_t *)msg + done;
+	iov.iov_len = msg->msg_size - done;
+	return send_all(s, &m, iov.iov_len, fd);
+}
+
+int session_send(struct session *s, const struct vfio_user_header *hdr, const void *p1, size_t l1, const void *p2,
+		 size_t l2, int fd)
+{
+	struct iovec parts[2] = {
+		{ .iov_base = (void *)p1, .iov_len = l1 },
+		{ .iov_base = (void *)p2, .iov_len = l2 },
+	};
+
+	return session_sendv(s, hdr, parts, 2, fd);
+}
+
+int session_sendv(struct session *s, const struct vfio_user_header *hdr, const struct iovec *parts,
+		  unsigned int nparts, int fd)
+{
+	struct iovec iov[SESSION_MAX_SEND_PARTS + 1];
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 1 };
+	size_t left = sizeof(*hdr);
+
+	if (nparts > SESSION_MAX_SEND_PARTS)
+		return -EINVAL;
+	iov[0].iov_base = (void *)hdr;
+	iov[0].iov_len = sizeof(*hdr);
+	for (unsigned int i = 0; i < nparts; i++) {
+		if (!parts[i].iov_len)
+			continue; /* each iovec costs the kernel a copy-in and a step */
+		iov[msg.msg_iovlen++] = parts[i];
+		left += parts[i].iov_len;
+	}
+	return send_all(s, &msg, left, fd);
 }

@@ -11,6 +11,7 @@
 #include "server/caps.h"
 #include "server/dma_fds.h"
 #include "server/dma_table.h"
+#include "server/waker.h"
 #include "vfio-user.h"
 
 #define SESSION_MAX_RX_FDS 32u    /* cmsg room; a message with more has the rest closed by the kernel */
@@ -60,6 +61,9 @@ struct server_ctx {
 	int send_timeout_ms; /* the most one message of ours may take to leave, however the client reads it */
 	int stop_fd;         /* readable when the proxy must stop (the signalfd): a send waiting for room gives up; -1: none */
 	int poll_us;     /* busy-poll the client's socket this long before sleeping; 0: never */
+	bool blocking;   /* the client is read with blocking reads, the waker watching the rest (server/waker.h) */
+	bool yield;      /* blocking reads: back to the event loop after every read (a hand-over waits) */
+	struct waker waker;
 	size_t read_span; /* the smallest message that may carry fds: how far a read may reach (session.c) */
 	uint8_t *rx_buf; /* SESSION_RX_SIZE, allocated once: messages are dispatched in place */
 	uint8_t *tx_buf; /* SESSION_BUF_SIZE */
@@ -160,6 +164,8 @@ int session_consume(struct session *s, size_t size);
 
 /* Sends one message (header + payload pieces) with one sendmsg; waits for room up to the timeout. */
 #define SESSION_MAX_SEND_PARTS 3u
+/* The same for a message whole in one buffer (msg_size bytes at msg): one iovec. */
+int session_send_msg(struct session *s, const struct vfio_user_header *msg, int fd);
 int session_sendv(struct session *s, const struct vfio_user_header *hdr, const struct iovec *parts,
 		  unsigned int nparts, int fd);
 int session_send(struct session *s, const struct vfio_user_header *hdr, const void *p1, size_t l1, const void *p2,

@@ -110,7 +110,7 @@ static int allow_fd_store(scmp_filter_ctx ctx)
 	return ret;
 }
 
-int sandbox_enter_seccomp(bool fd_store)
+int sandbox_enter_seccomp(bool fd_store, bool every_thread)
 {
 	struct sigaction sa;
 	scmp_filter_ctx ctx;
@@ -136,6 +136,9 @@ int sandbox_enter_seccomp(bool fd_store)
 	}
 	if (!ret && fd_store)
 		ret = allow_fd_store(ctx);
+	/* every thread: the event loop's helper (server/waker.c) runs from before the filter */
+	if (!ret && every_thread)
+		ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (!ret)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);

@@ -138,7 +138,7 @@ static void *serve(void *arg)
 	struct served *s = arg;
 
 	/* seccomp filters the calling thread only (no TSYNC): the test's own thread stays free */
-	s->ret = s->seccomp ? sandbox_enter_seccomp(false) : 0;
+	s->ret = s->seccomp ? sandbox_enter_seccomp(false, false) : 0;
 	if (!s->ret)
 		s->ret = server_run(s->srv);
 	s->retired = server_device_retired(s->srv);
@@ -175,7 +175,8 @@ void serve_start_confined(struct served *sv, struct device_backend *b)
 
 void serve_stop(struct served *sv)
 {
-	pthread_kill(sv->thread, SIGTERM);
+	/* to the process, as kill(1) and systemd send it: the event loop's helper thread sees it pending */
+	kill(getpid(), SIGTERM);
 	pthread_join(sv->thread, NULL);
 	pthread_sigmask(SIG_SETMASK, &sv->old, NULL);
 	server_destroy(sv->srv);
