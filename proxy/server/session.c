@@ -516,24 +516,27 @@ static int send_all(struct session *s, struct msghdr *msg, size_t left, int fd)
 	return 0;
 }
 
-int session_send_msg(struct session *s, const struct vfio_user_header *msg, int fd)
+/* session_send_msg's other way: an fd to pass, or what one sendto left (from done on). */
+static int __attribute__((noinline)) send_msg_rest(struct session *s, const struct vfio_user_header *msg, size_t done,
+						 int fd)
 {
-	size_t done = 0;
-	struct iovec iov;
+	struct iovec iov = { .iov_base = (uint8_t *)msg + done, .iov_len = msg->msg_size - done };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	/* the usual reply, whole at once: sendto takes one buffer without a msghdr or iovec to copy in */
-	if (fd < 0 && s->fd >= 0) {
-		ssize_t n = syscall(SYS_sendto, s->fd, msg, (size_t)msg->msg_size, MSG_NOSIGNAL | MSG_DONTWAIT, NULL, 0);
-
-		if (n == (ssize_t)msg->msg_size)
-			return 0;
-		if (n > 0)
-			done = (size_t)n;
-	}
-	iov.iov_base = (uint8_t *)msg + done;
-	iov.iov_len = msg->msg_size - done;
 	return send_all(s, &m, iov.iov_len, fd);
+}
+
+int session_send_msg(struct session *s, const struct vfio_user_header *msg, int fd)
+{
+	ssize_t n;
+
+	if (fd >= 0 || s->fd < 0)
+		return send_msg_rest(s, msg, 0, fd);
+	/* the usual reply, whole at once: sendto takes one buffer without a msghdr or iovec to copy in */
+	n = syscall(SYS_sendto, s->fd, msg, (size_t)msg->msg_size, MSG_NOSIGNAL | MSG_DONTWAIT, NULL, 0);
+	if (n == (ssize_t)msg->msg_size)
+		return 0;
+	return send_msg_rest(s, msg, n > 0 ? (size_t)n : 0, fd);
 }
 
 int session_send(struct session *s, const struct vfio_user_header *hdr, const void *p1, size_t l1, const void *p2,

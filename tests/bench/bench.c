@@ -148,7 +148,9 @@ static void load_note(const char *when)
 
 static void describe(void)
 {
-	section_describe("trapped", "trapped path: round trips through the client library (vuc_read32/vuc_write32 on BAR0 0x04)",
+	section_describe("trapped", "trapped path: 4-byte round trips on BAR0 0x04, first from the minimal client (one write, "
+				    "one read; also the lowest of the rounds' medians), then through the client library "
+				    "(vuc_read32/vuc_write32)",
 			 "the echo server, forked on a socketpair and pinned like the proxy: per message one blocking "
 			 "recvmsg of the 16-byte header, one blocking recv of the payload, one sendmsg of the reply "
 			 "(request 32 B / reply 36 B for a read, 36 B / 32 B for a write); the raw client against it; and "

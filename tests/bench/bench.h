@@ -129,6 +129,11 @@ struct measure {
 };
 
 struct measure measure_latency(struct samples *s); /* median, p99 in ns; rate 1e9/mean */
+/*
+ * The same from samples taken in `rounds` equal batches, in order: the median is the lowest of the
+ * batches' medians (this machine flips between latency modes from one batch to the next; see README).
+ */
+struct measure measure_best_round(const struct samples *s, unsigned int rounds);
 struct measure measure_value(double v);
 /* Throughput (MB/s) from per-transfer times of bytes each: median time, p99 (slow) time. */
 struct measure measure_throughput(struct samples *s, size_t bytes);

@@ -132,6 +132,33 @@ struct measure measure_latency(struct samples *s)
 	};
 }
 
+struct measure measure_best_round(const struct samples *s, unsigned int rounds)
+{
+	size_t per = rounds ? s->n / rounds : 0;
+	struct samples all = { 0 }, one = { 0 };
+	struct measure m = { .median = NAN, .p99 = NAN, .rate = NAN };
+
+	if (!per || samples_init(&one, per) || samples_init(&all, s->n))
+		goto out;
+	for (size_t i = 0; i < s->n; i++)
+		samples_add(&all, s->v[i]);
+	m = measure_latency(&all);
+	for (unsigned int r = 0; r < rounds; r++) {
+		double med;
+
+		samples_reset(&one);
+		for (size_t i = 0; i < per; i++)
+			samples_add(&one, s->v[r * per + i]);
+		med = samples_quantile(&one, 0.5);
+		if (r == 0 || med < m.median)
+			m.median = med;
+	}
+out:
+	samples_free(&one);
+	samples_free(&all);
+	return m;
+}
+
 struct measure measure_value(double v)
 {
 	return (struct measure){ .median = v, .p99 = NAN, .rate = NAN };
