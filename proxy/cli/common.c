@@ -305,7 +305,7 @@ int cli_serve_run(struct cli_serve *c, struct device_backend *backend)
 			log_error("cannot start the privileged helper: %s", strerror(-ret));
 	}
 	if (ret || (c->user && sandbox_drop_to_user(c->user, c->server.max_dma_bytes)) ||
-	    (c->seccomp && sandbox_enter_seccomp(c->server.fd_store, true))) {
+	    (c->seccomp && sandbox_enter_seccomp(c->server.fd_store))) {
 		server_destroy(srv);
 		backend->ops->destroy(backend);
 		privsep_stop();
@@ -365,7 +365,7 @@ int cli_serve_resume(struct cli_serve *c, cli_rebuild_fn rebuild, const char *re
 	ret = server_resume(&c->server, backend, &st, &srv);
 	if (ret)
 		refuse(c, &st, "the server cannot be rebuilt from the state", ret);
-	if (c->seccomp && (ret = sandbox_enter_seccomp(c->server.fd_store, true)))
+	if (c->seccomp && (ret = sandbox_enter_seccomp(c->server.fd_store)))
 		refuse(c, &st, "cannot install the seccomp filter", ret);
 	/* From here on the state's fds are this process's own: no refusal any more. */
 	handover_adopted(&c->resume, &st);

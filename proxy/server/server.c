@@ -249,6 +249,7 @@ int server_ctx_init(struct server_ctx *ctx, struct device_backend *backend, int 
 	ctx->send_timeout_ms = send_timeout_ms > 0 ? send_timeout_ms : 5000;
 	ctx->stop_fd = -1;
 	ctx->epfd = -1;
+	ctx->waker.ctl = -1;
 	ctx->read_span = dispatch_smallest_fd_message();
 	for (uint32_t i = 0; i < SERVER_MAX_WATCHES; i++)
 		ctx->watches[i].fd = -1;
@@ -322,18 +323,18 @@ static int watch_backend(struct server *srv)
 
 /*
  * Blocking reads of the client, with the waker watching the rest (waker.h), unless the server busy-polls
- * (the read loop then polls the socket itself). Started before any confinement: the seccomp filter is
- * installed on every thread (TSYNC). Without the thread the loop serves as well, one epoll_wait a message.
+ * (the read loop then polls the socket itself). Set up here, before any confinement; its thread starts
+ * in server_run, under the seccomp filter if there is one.
  */
-static void start_waker(struct server *srv)
+static void init_waker(struct server *srv)
 {
 	int ret;
 
 	if (srv->ctx.poll_us)
 		return;
-	ret = waker_start(&srv->ctx.waker, srv->ctx.epfd);
+	ret = waker_init(&srv->ctx.waker, srv->ctx.epfd);
 	if (ret)
-		log_warn("cannot start the event loop's helper thread (%s); reading the client after epoll instead",
+		log_warn("cannot set up blocking reads of the client (%s); reading it after epoll instead",
 			 strerror(-ret));
 	srv->ctx.blocking = ret == 0;
 }
@@ -352,6 +353,7 @@ static int create(const struct server_options *opts, struct device_backend *back
 	srv->listen_fd = -1;
 	srv->sigfd = -1;
 	srv->ctx.epfd = -1;
+	srv->ctx.waker.ctl = -1;
 	srv->session.fd = -1;
 	srv->opts = *opts;
 	for (int i = 0; i < 3; i++)
@@ -406,7 +408,7 @@ static int create(const struct server_options *opts, struct device_backend *back
 			goto fail_resume;
 		goto fail;
 	}
-	start_waker(srv);
+	init_waker(srv);
 	if (st && st->have_session) {
 		ret = handover_restore_session(srv, st);
 		if (ret)
@@ -618,8 +620,15 @@ int server_run(struct server *srv)
 	int ret = 0;
 
 	log_info("serving %s on %s", srv->ctx.backend->name, srv->socket_path ? srv->socket_path : "the inherited socket");
-	if (srv->ctx.blocking)
+	if (srv->ctx.blocking && !srv->ctx.waker.started) {
+		ret = waker_start(&srv->ctx.waker);
+		if (ret) {
+			log_error("cannot start the event loop's helper thread: %s", strerror(-ret));
+			return ret;
+		}
+	} else if (srv->ctx.blocking) {
 		waker_serve_here(&srv->ctx.waker);
+	}
 
 	for (;;) {
 		bool woken = false;

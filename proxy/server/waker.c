@@ -135,11 +135,9 @@ static void *watch(void *arg)
 	return NULL;
 }
 
-int waker_start(struct waker *w, int epfd)
+int waker_init(struct waker *w, int epfd)
 {
 	struct sigaction sa;
-	sigset_t all, old;
-	int ret;
 
 	memset(w, 0, sizeof(*w));
 	w->epfd = epfd;
@@ -153,27 +151,36 @@ int waker_start(struct waker *w, int epfd)
 	sa.sa_flags = SA_SIGINFO; /* no SA_RESTART: the read returns EINTR; nothing else is ever interrupted */
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(waker_signal(), &sa, NULL)) {
-		ret = -errno;
-		goto fail;
+		int ret = -errno;
+
+		close(w->ctl);
+		w->ctl = -1;
+		return ret;
 	}
-	/* The helper takes no signal: the kick is the serving thread's; the loop's signals wait in its signalfd. */
+	return 0;
+}
+
+int waker_start(struct waker *w)
+{
+	sigset_t all, old;
+	int ret;
+
+	waker_serve_here(w);
+	/* The helper takes no signal but SIGSYS (a seccomp violation is logged from any thread): the kick is the
+	 * serving thread's; the loop's signals wait in its signalfd. */
 	sigfillset(&all);
+	sigdelset(&all, SIGSYS);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	sem_init(&w->ready, 0, 0);
 	ret = -pthread_create(&w->helper, NULL, watch, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ret)
-		goto fail;
-	/* its table is its own before anything else opens a file, or a filter forbids unshare */
-	while (sem_wait(&w->ready) && errno == EINTR)
-		;
+	if (!ret) {
+		/* its table is its own before the serving thread opens another file */
+		while (sem_wait(&w->ready) && errno == EINTR)
+			;
+		w->started = true;
+	}
 	sem_destroy(&w->ready);
-	w->started = true;
-	waker_serve_here(w);
-	return 0;
-fail:
-	close(w->ctl);
-	w->ctl = -1;
 	return ret;
 }
 
@@ -191,14 +198,15 @@ void waker_serve_here(struct waker *w)
 
 void waker_stop(struct waker *w)
 {
-	if (!w->started)
-		return;
-	atomic_store(&w->stop, true);
-	tell(w);
-	pthread_join(w->helper, NULL);
-	close(w->ctl);
+	if (w->started) {
+		atomic_store(&w->stop, true);
+		tell(w);
+		pthread_join(w->helper, NULL);
+		w->started = false;
+	}
+	if (w->ctl >= 0)
+		close(w->ctl);
 	w->ctl = -1;
-	w->started = false;
 }
 
 void waker_arm(struct waker *w, bool on)

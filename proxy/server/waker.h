@@ -47,13 +47,19 @@ struct waker {
 int waker_signal(void);
 
 /*
- * Starts the helper thread, the caller being the serving thread until waker_serve_here() says another
- * is. Before any seccomp filter: the filter then covers both threads (installed with TSYNC). The caller's
- * signal mask must already block what the event loop reads from its signalfd.
+ * Sets the waker up for epfd, before any confinement: the signal's handler, the helper's eventfd. The
+ * caller is the serving thread until waker_start() or waker_serve_here() says another is.
  */
-int waker_start(struct waker *w, int epfd);
+int waker_init(struct waker *w, int epfd);
+/*
+ * Starts the helper thread from the serving thread (server_run), under the seccomp filter if there is one:
+ * the thread inherits it. The caller's signal mask must already block what the event loop reads from its
+ * signalfd.
+ */
+int waker_start(struct waker *w);
 /* The serving thread is the caller (server_run may run on another thread than the one that started it). */
 void waker_serve_here(struct waker *w);
+/* Stops the helper (if started) and closes what waker_init() opened. */
 void waker_stop(struct waker *w);
 /* A client is (or is no longer) served by blocking reads: the helper watches epfd (or stops watching). */
 void waker_arm(struct waker *w, bool on);

@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <seccomp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,14 +79,15 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 /* What the serving loop may do, and nothing else: socket I/O on open fds, DMA windows, VFIO ioctls. */
 static const int allowed[] = {
 	SCMP_SYS(accept4), SCMP_SYS(brk), SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(close),
+	SCMP_SYS(close_range),
 	SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_wait), SCMP_SYS(exit), SCMP_SYS(exit_group),
 	SCMP_SYS(fcntl), SCMP_SYS(fstat), SCMP_SYS(fstatfs), SCMP_SYS(ftruncate), SCMP_SYS(futex), SCMP_SYS(getpid),
 	SCMP_SYS(getsockopt), SCMP_SYS(gettid), SCMP_SYS(ioctl), SCMP_SYS(lseek), SCMP_SYS(madvise),
 	SCMP_SYS(memfd_create), SCMP_SYS(mmap), SCMP_SYS(mprotect), SCMP_SYS(mremap), SCMP_SYS(munmap),
 	SCMP_SYS(newfstatat), SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(pread64), SCMP_SYS(pwrite64),
 	SCMP_SYS(read), SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(recvmsg), SCMP_SYS(restart_syscall),
-	SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(sched_yield), SCMP_SYS(sendmsg),
-	SCMP_SYS(sendto), SCMP_SYS(setitimer), SCMP_SYS(statx), SCMP_SYS(tgkill), SCMP_SYS(unlink),
+	SCMP_SYS(rseq), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(sched_yield), SCMP_SYS(sendmsg),
+	SCMP_SYS(sendto), SCMP_SYS(set_robust_list), SCMP_SYS(setitimer), SCMP_SYS(statx), SCMP_SYS(tgkill), SCMP_SYS(unlink),
 	SCMP_SYS(write), SCMP_SYS(writev),
 };
 
@@ -110,7 +112,34 @@ static int allow_fd_store(scmp_filter_ctx ctx)
 	return ret;
 }
 
-int sandbox_enter_seccomp(bool fd_store, bool every_thread)
+/*
+ * The event loop's helper thread (server/waker.c), started under the filter: clone for a thread only
+ * (CLONE_THREAD set: no new process), clone3 answered ENOSYS so that glibc falls back to clone (its
+ * flags are in memory, out of the filter's reach), what a new glibc thread does first (set_robust_list,
+ * rseq), and the thread's own fd table (unshare CLONE_FILES, then close_range).
+ */
+static int allow_helper_thread(scmp_filter_ctx ctx)
+{
+	const struct scmp_arg_cmp thread = { .arg = 0, .op = SCMP_CMP_MASKED_EQ, .datum_a = CLONE_THREAD,
+					     .datum_b = CLONE_THREAD };
+	const struct scmp_arg_cmp files = { .arg = 0, .op = SCMP_CMP_EQ, .datum_a = CLONE_FILES };
+	int ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, &thread);
+
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	if (!ret)
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unshare), 1, &files);
+	/* the handlers of glibc's own two signals below SIGRTMIN (cancellation, set*id), which the process's
+	 * first pthread_create installs */
+	for (int sig = SIGRTMIN - 2; sig < SIGRTMIN && !ret; sig++) {
+		const struct scmp_arg_cmp own = { .arg = 0, .op = SCMP_CMP_EQ, .datum_a = (scmp_datum_t)sig };
+
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(rt_sigaction), 1, &own);
+	}
+	return ret;
+}
+
+int sandbox_enter_seccomp(bool fd_store)
 {
 	struct sigaction sa;
 	scmp_filter_ctx ctx;
@@ -136,9 +165,8 @@ int sandbox_enter_seccomp(bool fd_store, bool every_thread)
 	}
 	if (!ret && fd_store)
 		ret = allow_fd_store(ctx);
-	/* every thread: the event loop's helper (server/waker.c) runs from before the filter */
-	if (!ret && every_thread)
-		ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	if (!ret)
+		ret = allow_helper_thread(ctx);
 	if (!ret)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);
@@ -146,7 +174,7 @@ int sandbox_enter_seccomp(bool fd_store, bool every_thread)
 		log_error("cannot install the seccomp filter: %s", strerror(-ret));
 		return ret;
 	}
-	log_info("seccomp: %zu system calls allowed%s", sizeof(allowed) / sizeof(allowed[0]) + 1,
+	log_info("seccomp: %zu system calls allowed%s", sizeof(allowed) / sizeof(allowed[0]) + 3,
 		 fd_store ? ", and what the fd store needs (pipe2, kcmp, setsockopt SO_PEEK_OFF)" : "");
 	return 0;
 }

@@ -138,7 +138,7 @@ static void *serve(void *arg)
 	struct served *s = arg;
 
 	/* seccomp filters the calling thread only (no TSYNC): the test's own thread stays free */
-	s->ret = s->seccomp ? sandbox_enter_seccomp(false, false) : 0;
+	s->ret = s->seccomp ? sandbox_enter_seccomp(false) : 0;
 	if (!s->ret)
 		s->ret = server_run(s->srv);
 	s->retired = server_device_retired(s->srv);

@@ -42,6 +42,7 @@ static int setup(void **state)
 	struct epoll_event ev = { .events = EPOLLIN };
 
 	memset(&f, 0, sizeof(f));
+	f.w.ctl = -1;
 	f.epfd = epoll_create1(EPOLL_CLOEXEC);
 	f.event = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (f.epfd < 0 || f.event < 0 || epoll_ctl(f.epfd, EPOLL_CTL_ADD, f.event, &ev) ||
@@ -72,12 +73,13 @@ static void raise_event(struct fixture *f)
 	assert_int_equal(write(f->event, &one, sizeof(one)), sizeof(one));
 }
 
-/* What the event loop does on a wake-up: take the event, tell the helper. */
+/* What the event loop does on a wake-up: take the event (if an earlier turn has not), tell the helper. */
 static void handle_event(struct fixture *f)
 {
 	uint64_t v;
+	ssize_t n = read(f->event, &v, sizeof(v));
 
-	assert_int_equal(read(f->event, &v, sizeof(v)), sizeof(v));
+	assert_true(n == sizeof(v) || (n < 0 && errno == EAGAIN));
 	waker_handled(&f->w);
 }
 
@@ -100,7 +102,8 @@ static void test_event_ends_read(void **state)
 	char c;
 	uint64_t t0;
 
-	assert_int_equal(waker_start(&f->w, f->epfd), 0);
+	assert_int_equal(waker_init(&f->w, f->epfd), 0);
+	assert_int_equal(waker_start(&f->w), 0);
 	waker_arm(&f->w, true);
 	raise_event(f);
 	t0 = now_ms();
@@ -126,9 +129,11 @@ static void *raise_often(void *arg)
 {
 	struct raiser *r = arg;
 
+	uint64_t one = 1;
+
 	while (!atomic_load(&r->stop)) {
-		raise_event(r->f);
-		r->raised++;
+		if (write(r->f->event, &one, sizeof(one)) == sizeof(one)) /* (no cmocka assert off its thread) */
+			r->raised++;
 		usleep(200);
 	}
 	return NULL;
@@ -162,7 +167,8 @@ static void test_only_the_read_is_interrupted(void **state)
 	unsigned int wakes = 0, reads = 0;
 	uint64_t until;
 
-	assert_int_equal(waker_start(&f->w, f->epfd), 0);
+	assert_int_equal(waker_init(&f->w, f->epfd), 0);
+	assert_int_equal(waker_start(&f->w), 0);
 	waker_arm(&f->w, true);
 	sem_init(&r.feed, 0, 0);
 	assert_int_equal(pthread_create(&t, NULL, raise_often, &r), 0);
@@ -174,16 +180,11 @@ static void test_only_the_read_is_interrupted(void **state)
 
 		/* data for both reads; the pipe's byte comes a little late, so that that read blocks */
 		assert_int_equal(write(f->sock[1], "x", 1), 1);
-		n = wakeable_read(f, &c, 1);
-		if (n == -EINTR) {
-			assert_true(waker_pending(&f->w));
-			handle_event(f);
-			wakes++;
-			n = wakeable_read(f, &c, 1); /* the byte is still there */
-			if (n == -EINTR) {
+		/* an event (or a late signal of one already handled) ends the read: the byte is still there */
+		while ((n = wakeable_read(f, &c, 1)) == -EINTR) {
+			if (waker_pending(&f->w)) {
 				handle_event(f);
 				wakes++;
-				n = wakeable_read(f, &c, 1);
 			}
 		}
 		assert_int_equal(n, 1);
@@ -210,7 +211,8 @@ static void test_disarmed_does_not_signal(void **state)
 	struct fixture *f = *state;
 	char c;
 
-	assert_int_equal(waker_start(&f->w, f->epfd), 0);
+	assert_int_equal(waker_init(&f->w, f->epfd), 0);
+	assert_int_equal(waker_start(&f->w), 0);
 	waker_arm(&f->w, true);
 	waker_arm(&f->w, false);
 	raise_event(f);
