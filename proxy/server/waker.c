@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
-#include <linux/close_range.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -91,7 +90,7 @@ void waker_wait_signals(struct waker *w, unsigned int sent)
 		sched_yield();
 }
 
-/* Closes every fd of this thread's table but keep[0] and keep[1]. */
+/* Closes every fd of this thread's table but a and b. */
 static void close_all_but(int a, int b)
 {
 	int lo = a < b ? a : b, hi = a < b ? b : a;
